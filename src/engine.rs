@@ -1,0 +1,118 @@
+//! Runs every configured rule over a review and builds the report.
+
+use crate::object::Object;
+use crate::report::{Action, Exempted, Finding, Report, Summary};
+use crate::review::{Context, Operation, Review};
+use crate::rule::Hit;
+use crate::settings::{annotation_exemption, Mode, Policy};
+use crate::versions::NEWEST_KNOWN;
+
+/// Evaluates a detected review under a compiled policy.
+pub fn run(review: &Review<'_>, policy: &Policy) -> Report {
+    let cx = Context {
+        objects: &review.objects,
+        inventory: &review.inventory,
+        kubernetes_version: policy.kubernetes_version.unwrap_or(NEWEST_KNOWN),
+        admission: review.operation.is_some(),
+    };
+    let mut violations = Vec::new();
+    let mut warnings = Vec::new();
+    let mut exempted = Vec::new();
+    let mut hits = Vec::new();
+    let mut old_hits = Vec::new();
+    for (i, obj) in review.objects.iter().enumerate() {
+        let old = match review.operation {
+            Some(Operation::Update) => review.old.get(i).and_then(Option::as_ref),
+            _ => None,
+        };
+        for configured in &policy.rules {
+            if configured.action == Action::Off {
+                continue;
+            }
+            let meta = configured.rule.meta();
+            hits.clear();
+            configured.check.check(obj, &cx, &mut hits);
+            if hits.is_empty() {
+                continue;
+            }
+            let mut old_checked = false;
+            for hit in hits.drain(..) {
+                if let Some(reason) = exemption(policy, meta.id, obj) {
+                    exempted.push(Exempted {
+                        rule: meta.id,
+                        object: obj.reference(),
+                        path: hit.path,
+                        reason,
+                    });
+                    continue;
+                }
+                let Hit { path, mut message, fix } = hit;
+                let mut action = configured.action;
+                if let Some(old) = old {
+                    if !old_checked {
+                        old_hits.clear();
+                        configured.check.check(old, &cx, &mut old_hits);
+                        old_checked = true;
+                    }
+                    // ratchet: an UPDATE does not fail on what the object already had
+                    if action == Action::Deny && old_hits.iter().any(|h| h.path == path) {
+                        action = Action::Warn;
+                        message.push_str(" (already present before this update, so it is a warning: fix it to clear it)");
+                    }
+                }
+                if let Some(problem) = annotation_problem(policy, obj) {
+                    message.push_str(" (");
+                    message.push_str(&problem);
+                    message.push(')');
+                }
+                let finding = Finding {
+                    rule: meta.id,
+                    severity: meta.severity,
+                    action,
+                    message,
+                    object: obj.reference(),
+                    path,
+                    fix,
+                    index: obj.index,
+                };
+                match action {
+                    Action::Deny => violations.push(finding),
+                    _ => warnings.push(finding),
+                }
+            }
+        }
+    }
+    let summary = Summary {
+        objects: review.objects.len(),
+        denied: violations.len(),
+        warned: warnings.len(),
+        exempted: exempted.len(),
+    };
+    Report {
+        allowed: violations.is_empty() || policy.mode == Mode::Audit,
+        violations,
+        warnings,
+        exempted,
+        summary,
+    }
+}
+
+fn exemption(policy: &Policy, rule: &str, obj: &Object<'_>) -> Option<String> {
+    if let Some(e) = policy.exemptions.iter().find(|e| e.matches(rule, obj)) {
+        return Some(e.reason.clone());
+    }
+    if policy.exemption_annotations {
+        if let Ok(Some(reason)) = annotation_exemption(obj, rule) {
+            return Some(format!("annotation: {reason}"));
+        }
+    }
+    None
+}
+
+/// A malformed exemption annotation is reported with the finding it failed to exempt.
+fn annotation_problem(policy: &Policy, obj: &Object<'_>) -> Option<String> {
+    if !policy.exemption_annotations {
+        return None;
+    }
+    annotation_exemption(obj, "").err()
+}

@@ -1,0 +1,126 @@
+//! portcullis: Kubernetes exposure and access rules, written once, run in
+//! every policy host. This crate is the host-agnostic core: input shapes,
+//! settings, rules and the report. Bindings translate at the edges.
+
+pub mod docs;
+pub mod engine;
+pub mod error;
+pub mod net;
+pub mod object;
+pub mod params;
+pub mod report;
+pub mod review;
+pub mod rule;
+pub mod rules;
+pub mod settings;
+pub mod versions;
+#[cfg(feature = "yaml")]
+pub mod yaml;
+
+#[cfg(all(target_arch = "wasm32", not(feature = "no-abi")))]
+mod abi;
+
+pub use error::Error;
+pub use report::{Action, Finding, ObjectRef, Report, Severity};
+pub use review::{detect, Review, Shape};
+pub use settings::Policy;
+
+use serde_json::Value;
+
+/// Settings and inventory a host supplies beside the input (OPA `data`,
+/// a CLI `--settings` file). Settings carried inside the input win.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Host<'a> {
+    pub settings: Option<&'a Value>,
+    pub inventory: Option<&'a Value>,
+}
+
+/// Parses JSON bytes with errors that say where.
+pub fn parse_json(input: &[u8]) -> Result<Value, Error> {
+    if let Err(e) = std::str::from_utf8(input) {
+        return Err(Error::Utf8 {
+            offset: e.valid_up_to(),
+        });
+    }
+    // hosts may hand over C strings
+    let input = input.strip_suffix(b"\0").unwrap_or(input);
+    serde_json::from_slice(input).map_err(|e| Error::from_json(&e))
+}
+
+/// Evaluates any accepted input shape.
+pub fn evaluate(input: &Value, host: Host<'_>) -> Result<Report, Error> {
+    let mut review = detect(input)?;
+    let settings = review.settings.or(host.settings);
+    let policy = Policy::from_settings(settings)?;
+    if review.inventory.is_empty() {
+        if let Some(inv) = host.inventory {
+            review.inventory = review::inventory(inv)?;
+        }
+    }
+    Ok(engine::run(&review, &policy))
+}
+
+/// Evaluates under an already compiled policy (hosts that cache settings).
+/// Settings carried inside the input are rejected: they would be ignored.
+pub fn evaluate_with(input: &Value, policy: &Policy, inventory: Option<&Value>) -> Result<Report, Error> {
+    let mut review = detect(input)?;
+    if review.settings.is_some_and(|s| !s.is_null()) {
+        let own = Policy::from_settings(review.settings)?;
+        return Ok(engine::run(&review, &own));
+    }
+    if let Some(inv) = inventory {
+        if review.inventory.is_empty() {
+            review.inventory = review::inventory(inv)?;
+        }
+    }
+    Ok(engine::run(&review, policy))
+}
+
+/// The generic JSON entry point: bytes in, the JSON answer out. Never fails.
+pub fn evaluate_bytes(input: &[u8]) -> Value {
+    match parse_json(input).and_then(|v| evaluate(&v, Host::default())) {
+        Ok(report) => report.to_value(),
+        Err(e) => e.to_answer(),
+    }
+}
+
+/// Validates settings; the error names the offending key.
+pub fn validate_settings(settings: &Value) -> Result<Policy, Error> {
+    Policy::from_settings(Some(settings))
+}
+
+/// The catalogue as JSON: every rule's declaration and its default actions.
+pub fn catalogue() -> Value {
+    let profiles: Vec<(&str, serde_json::Map<String, Value>)> = settings::PROFILES
+        .iter()
+        .filter_map(|(n, _)| settings::profile_rules(n).ok().map(|r| (*n, r)))
+        .collect();
+    let rules: Vec<Value> = rules::RULES
+        .iter()
+        .map(|r| {
+            let meta = r.meta();
+            let mut v = serde_json::to_value(meta).unwrap_or(Value::Null);
+            if let Some(m) = v.as_object_mut() {
+                let defaults: serde_json::Map<String, Value> = profiles
+                    .iter()
+                    .map(|(n, rules)| {
+                        let action = match rules.get(meta.id) {
+                            Some(Value::String(s)) => s.clone(),
+                            Some(Value::Object(o)) => o
+                                .get("action")
+                                .and_then(Value::as_str)
+                                .unwrap_or("deny")
+                                .to_string(),
+                            _ => "off".to_string(),
+                        };
+                        ((*n).to_string(), Value::String(action))
+                    })
+                    .collect();
+                m.insert("defaultAction".into(), Value::Object(defaults));
+                m.insert("doc".into(), Value::String(docs::doc_path(meta.id)));
+            }
+            v
+        })
+        .collect();
+    serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "rules": rules})
+}

@@ -1,0 +1,132 @@
+//! The one output shape every host answer is translated from.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// What a finding of a rule does to the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Deny,
+    Warn,
+    Off,
+}
+
+impl Action {
+    pub fn parse(s: &str) -> Option<Action> {
+        match s {
+            "deny" => Some(Action::Deny),
+            "warn" => Some(Action::Warn),
+            "off" => Some(Action::Off),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Deny => "deny",
+            Action::Warn => "warn",
+            Action::Off => "off",
+        }
+    }
+}
+
+/// Which object a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ObjectRef {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {}/{}", self.kind, ns, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub action: Action,
+    pub message: String,
+    pub object: ObjectRef,
+    /// JSON Pointer into the object.
+    pub path: String,
+    /// RFC 6902 patch, only where the fix is safe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Vec<Value>>,
+    /// Index of the object in the reviewed input (the order objects were found in).
+    #[serde(skip)]
+    pub index: usize,
+}
+
+/// A finding that an exemption switched off, kept so audits can see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Exempted {
+    pub rule: &'static str,
+    pub object: ObjectRef,
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub objects: usize,
+    pub denied: usize,
+    pub warned: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub exempted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub allowed: bool,
+    pub violations: Vec<Finding>,
+    pub warnings: Vec<Finding>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exempted: Vec<Exempted>,
+    pub summary: Summary,
+}
+
+impl Report {
+    /// Every finding, denials first.
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.violations.iter().chain(self.warnings.iter())
+    }
+
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}

@@ -1,0 +1,331 @@
+//! Input shape detection: every accepted shape becomes one `Review`.
+
+use crate::error::Error;
+use crate::object::{type_name, Object};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Object,
+    List,
+    Array,
+    AdmissionReview,
+    AdmissionRequest,
+    Gatekeeper,
+    Kubewarden,
+    Envelope,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+    Connect,
+}
+
+/// What to check, with its admission context, settings and inventory.
+#[derive(Debug)]
+pub struct Review<'a> {
+    pub shape: Shape,
+    pub objects: Vec<Object<'a>>,
+    /// Same length as `objects`: the oldObject of an UPDATE.
+    pub old: Vec<Option<Object<'a>>>,
+    pub inventory: Vec<Object<'a>>,
+    pub operation: Option<Operation>,
+    pub uid: Option<&'a str>,
+    /// Settings carried by the input itself (parameters, settings, envelope).
+    pub settings: Option<&'a Value>,
+}
+
+/// The bundle a rule sees beside the object it checks.
+pub struct Context<'a> {
+    pub objects: &'a [Object<'a>],
+    pub inventory: &'a [Object<'a>],
+    /// Target Kubernetes version for the api-version rules.
+    pub kubernetes_version: (u32, u32),
+    /// True for an admission request: one object, the bundle is the inventory.
+    pub admission: bool,
+}
+
+impl<'a> Context<'a> {
+    /// Every other object of the bundle and the inventory (never `of` itself
+    /// nor an inventory copy of it).
+    pub fn others<'s>(&'s self, of: &'s Object<'_>) -> impl Iterator<Item = &'s Object<'a>> + 's {
+        let bundle = self.objects.iter().filter(move |o| o.index != of.index);
+        let inv = self.inventory.iter().filter(move |o| !o.same_identity(of));
+        bundle.chain(inv)
+    }
+
+    /// Every object known: bundle then inventory, inventory copies of bundle objects skipped.
+    pub fn all(&self) -> impl Iterator<Item = &Object<'a>> {
+        let objects = self.objects;
+        self.objects.iter().chain(
+            self.inventory
+                .iter()
+                .filter(move |i| !objects.iter().any(|o| o.same_identity(i))),
+        )
+    }
+
+    /// An object by group, kind, namespace and name, in the bundle or the inventory.
+    pub fn find(&self, group: &str, kind: &str, namespace: Option<&str>, name: &str) -> Option<&Object<'a>> {
+        self.all().find(|o| {
+            o.kind == kind
+                && o.group() == group
+                && o.name == name
+                && (namespace.is_none() || o.namespace.or(Some("default")) == namespace)
+        })
+    }
+
+    /// Whether there is a bundle to look things up in (more than the object itself).
+    pub fn has_bundle(&self) -> bool {
+        self.objects.len() > 1 || !self.inventory.is_empty()
+    }
+}
+
+fn is_k8s_object(v: &Value) -> bool {
+    v.get("apiVersion").is_some_and(Value::is_string) && v.get("kind").is_some_and(Value::is_string)
+}
+
+/// Detects the input's shape. Settings and inventory given beside the input
+/// by a host (OPA data, Kubewarden settings) are not read here.
+pub fn detect(input: &Value) -> Result<Review<'_>, Error> {
+    let mut review = Review {
+        shape: Shape::Object,
+        objects: Vec::new(),
+        old: Vec::new(),
+        inventory: Vec::new(),
+        operation: None,
+        uid: None,
+        settings: None,
+    };
+    match input {
+        Value::Array(items) => {
+            review.shape = Shape::Array;
+            collect(items.iter(), &mut review.objects, "input")?;
+        }
+        Value::Object(map) => {
+            let kind = map.get("kind").and_then(Value::as_str);
+            if kind == Some("AdmissionReview") {
+                review.shape = Shape::AdmissionReview;
+                let request = map
+                    .get("request")
+                    .ok_or_else(|| Error::input("AdmissionReview has no `request`"))?;
+                admission(request, "request", &mut review)?;
+            } else if map.contains_key("review") && !is_k8s_object(input) {
+                review.shape = Shape::Gatekeeper;
+                for k in map.keys() {
+                    if !matches!(k.as_str(), "review" | "parameters") {
+                        return Err(Error::input(format!(
+                            "Gatekeeper input has an unknown key `{k}` (expected review, parameters)"
+                        )));
+                    }
+                }
+                review.settings = map.get("parameters");
+                let request = map.get("review").unwrap_or(&Value::Null);
+                admission(request, "review", &mut review)?;
+            } else if map.contains_key("request") && !is_k8s_object(input) {
+                review.shape = Shape::Kubewarden;
+                for k in map.keys() {
+                    if !matches!(k.as_str(), "request" | "settings") {
+                        return Err(Error::input(format!(
+                            "Kubewarden input has an unknown key `{k}` (expected request, settings)"
+                        )));
+                    }
+                }
+                review.settings = map.get("settings");
+                let request = map.get("request").unwrap_or(&Value::Null);
+                admission(request, "request", &mut review)?;
+            } else if map.contains_key("objects") && !is_k8s_object(input) {
+                review.shape = Shape::Envelope;
+                for k in map.keys() {
+                    if !matches!(k.as_str(), "objects" | "settings" | "inventory") {
+                        return Err(Error::input(format!(
+                            "envelope has an unknown key `{k}` (expected objects, settings, inventory)"
+                        )));
+                    }
+                }
+                match map.get("objects") {
+                    Some(Value::Array(items)) => collect(items.iter(), &mut review.objects, "objects")?,
+                    Some(other) => {
+                        return Err(Error::input(format!(
+                            "envelope `objects` must be a list, found {}",
+                            type_name(other)
+                        )))
+                    }
+                    None => {}
+                }
+                review.settings = map.get("settings");
+                if let Some(inv) = map.get("inventory") {
+                    review.inventory = inventory(inv)?;
+                }
+            } else if is_admission_request(input) {
+                review.shape = Shape::AdmissionRequest;
+                admission(input, "request", &mut review)?;
+            } else if kind.is_some_and(|k| k == "List" || k.ends_with("List")) && map.contains_key("items") {
+                review.shape = Shape::List;
+                match map.get("items") {
+                    Some(Value::Array(items)) => collect(items.iter(), &mut review.objects, "items")?,
+                    Some(Value::Null) => {}
+                    Some(other) => {
+                        return Err(Error::input(format!(
+                            "List `items` must be a list, found {}",
+                            type_name(other)
+                        )))
+                    }
+                    None => {}
+                }
+            } else {
+                review.shape = Shape::Object;
+                review.objects.push(Object::parse(input, 0)?);
+            }
+        }
+        other => {
+            return Err(Error::input(format!(
+                "expected a Kubernetes object, a List, an array of objects, an AdmissionReview, \
+                 an AdmissionRequest, {{review, parameters}}, {{request, settings}} or \
+                 {{objects, settings, inventory}}; found {}",
+                type_name(other)
+            )))
+        }
+    }
+    review.old.resize_with(review.objects.len(), || None);
+    Ok(review)
+}
+
+fn is_admission_request(v: &Value) -> bool {
+    // AdmissionRequest: `kind` is a GroupVersionKind object, plus uid/operation/object
+    v.get("kind").is_some_and(Value::is_object)
+        && (v.get("operation").is_some() || v.get("object").is_some() || v.get("uid").is_some())
+}
+
+/// Flattens objects and nested Lists into `out`, indexing them in order.
+fn collect<'a>(items: impl Iterator<Item = &'a Value>, out: &mut Vec<Object<'a>>, what: &str) -> Result<(), Error> {
+    for (i, item) in items.enumerate() {
+        let is_list = item
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k == "List" || k.ends_with("List"))
+            && item.get("items").is_some_and(Value::is_array);
+        if is_list {
+            let nested = item.get("items").and_then(Value::as_array).into_iter().flatten();
+            collect(nested, out, &format!("{what}[{i}].items"))?;
+            continue;
+        }
+        if !item.is_object() {
+            return Err(Error::input(format!(
+                "{what}[{i}]: expected a Kubernetes object, found {}",
+                type_name(item)
+            )));
+        }
+        let index = out.len();
+        out.push(Object::parse(item, index)?);
+    }
+    Ok(())
+}
+
+fn admission<'a>(request: &'a Value, what: &str, review: &mut Review<'a>) -> Result<(), Error> {
+    if !request.is_object() {
+        return Err(Error::input(format!(
+            "`{what}` must be an AdmissionRequest object, found {}",
+            type_name(request)
+        )));
+    }
+    review.uid = request.get("uid").and_then(Value::as_str);
+    let op = match request.get("operation") {
+        None | Some(Value::Null) => Operation::Create,
+        Some(Value::String(s)) => match s.as_str() {
+            "CREATE" => Operation::Create,
+            "UPDATE" => Operation::Update,
+            "DELETE" => Operation::Delete,
+            "CONNECT" => Operation::Connect,
+            other => {
+                return Err(Error::input(format!(
+                    "{what}.operation: `{other}` is not CREATE, UPDATE, DELETE or CONNECT"
+                )))
+            }
+        },
+        Some(other) => {
+            return Err(Error::input(format!(
+                "{what}.operation: expected a string, found {}",
+                type_name(other)
+            )))
+        }
+    };
+    review.operation = Some(op);
+    // a deletion removes exposure; it is never denied
+    if matches!(op, Operation::Delete | Operation::Connect) {
+        return Ok(());
+    }
+    match request.get("object") {
+        Some(obj) if obj.is_object() => {
+            review.objects.push(Object::parse(obj, 0)?);
+        }
+        None | Some(Value::Null) => {
+            return Err(Error::input(format!("{what}.object is missing on a {op:?} request")));
+        }
+        Some(other) => {
+            return Err(Error::input(format!(
+                "{what}.object: expected an object, found {}",
+                type_name(other)
+            )))
+        }
+    }
+    if op == Operation::Update {
+        if let Some(old) = request.get("oldObject").filter(|o| o.is_object()) {
+            review.old.push(Some(Object::parse(old, 0)?));
+        }
+    }
+    Ok(())
+}
+
+/// Reads an inventory: Gatekeeper's `data.inventory` (`cluster.<gv>.<Kind>.<name>`
+/// and `namespace.<ns>.<gv>.<Kind>.<name>`), a List, or an array of objects.
+pub fn inventory(v: &Value) -> Result<Vec<Object<'_>>, Error> {
+    let mut found: Vec<&Value> = Vec::new();
+    match v {
+        Value::Null => {}
+        Value::Array(items) => found.extend(items.iter()),
+        Value::Object(map) if map.contains_key("items") => {
+            found.extend(map.get("items").and_then(Value::as_array).into_iter().flatten())
+        }
+        Value::Object(map) => {
+            for (k, sub) in map {
+                match k.as_str() {
+                    "cluster" => walk_objects(sub, 3, &mut found),
+                    "namespace" => walk_objects(sub, 4, &mut found),
+                    other => {
+                        return Err(Error::input(format!(
+                            "inventory: unknown key `{other}` (expected cluster and namespace, as Gatekeeper syncs them, or a list of objects)"
+                        )))
+                    }
+                }
+            }
+        }
+        other => {
+            return Err(Error::input(format!(
+                "inventory: expected an object or a list, found {}",
+                type_name(other)
+            )))
+        }
+    }
+    found
+        .into_iter()
+        .filter(|o| o.is_object())
+        .enumerate()
+        .map(|(i, o)| Object::parse(o, i).map_err(|e| Error::input(format!("inventory: {e}"))))
+        .collect()
+}
+
+/// Descends `depth` levels of maps and collects the objects found there.
+fn walk_objects<'a>(v: &'a Value, depth: usize, out: &mut Vec<&'a Value>) {
+    if depth == 0 {
+        out.push(v);
+        return;
+    }
+    if let Value::Object(map) = v {
+        for sub in map.values() {
+            walk_objects(sub, depth - 1, out);
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! What a rule is: its declaration (id, severity, doc…) and its logic.
+
+use crate::error::Error;
+use crate::object::Object;
+use crate::params::Params;
+use crate::report::Severity;
+use crate::review::Context;
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    Exposure,
+    Ingress,
+    Access,
+    Network,
+    ControlPlane,
+    Versions,
+}
+
+impl Category {
+    pub fn title(self) -> &'static str {
+        match self {
+            Category::Exposure => "Exposure",
+            Category::Ingress => "Ingress",
+            Category::Access => "Access",
+            Category::Network => "Network",
+            Category::ControlPlane => "Control plane",
+            Category::Versions => "Versions",
+        }
+    }
+}
+
+/// Whether the rule reads one object, or the whole bundle/inventory too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    Object,
+    /// Reads other objects of the bundle or the inventory as well.
+    Bundle,
+}
+
+/// One parameter a rule accepts, for docs and the settings schema.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ParamDoc {
+    pub name: &'static str,
+    /// `bool`, `string list`, `CIDR list`, `port ranges`…
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+/// A rule's declaration: everything users and docs see.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RuleMeta {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub severity: Severity,
+    pub category: Category,
+    /// Kinds the rule reads, as `group/Kind` (`Service`, `networking.k8s.io/Ingress`).
+    pub kinds: &'static [&'static str],
+    /// First portcullis version with this rule.
+    pub since: &'static str,
+    pub scope: Scope,
+    pub params: &'static [ParamDoc],
+    /// What it checks.
+    pub what: &'static str,
+    /// Why it matters.
+    pub why: &'static str,
+    /// A denied example (YAML).
+    pub denied: &'static str,
+    /// An allowed example (YAML).
+    pub allowed: &'static str,
+    pub references: &'static [&'static str],
+}
+
+/// One problem a rule found in one object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// JSON Pointer into the object.
+    pub path: String,
+    /// What is wrong, why it matters, and what to do.
+    pub message: String,
+    pub fix: Option<Vec<Value>>,
+}
+
+impl Hit {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Hit {
+        Hit {
+            path: path.into(),
+            message: message.into(),
+            fix: None,
+        }
+    }
+
+    pub fn fix(mut self, patch: Vec<Value>) -> Hit {
+        self.fix = Some(patch);
+        self
+    }
+}
+
+/// A rule's logic with its parameters already read.
+pub trait Check: Send + Sync {
+    fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>);
+}
+
+/// A rule: its declaration, and how to configure its check from settings.
+pub trait Rule: Sync {
+    fn meta(&self) -> &'static RuleMeta;
+
+    /// Reads the rule's parameters. Every key must be consumed: the caller
+    /// reports the ones left over as unknown.
+    fn configure(&self, params: &mut Params<'_>) -> Result<Box<dyn Check>, Error>;
+}
+
+/// For rules without parameters: the rule value is its own check.
+#[macro_export]
+macro_rules! plain_rule {
+    ($ty:ty, $meta:expr) => {
+        impl $crate::rule::Rule for $ty {
+            fn meta(&self) -> &'static $crate::rule::RuleMeta {
+                &$meta
+            }
+            fn configure(
+                &self,
+                _params: &mut $crate::params::Params<'_>,
+            ) -> Result<Box<dyn $crate::rule::Check>, $crate::error::Error> {
+                Ok(Box::new(<$ty>::default()))
+            }
+        }
+    };
+}

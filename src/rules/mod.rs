@@ -1,0 +1,22 @@
+//! The catalogue: one file per rule, and `RULES`, the only id -> rule map.
+//! Adding a rule touches three places: its file, its line here, and its
+//! cases under `policies/<rule-id>/`.
+
+use crate::rule::Rule;
+
+mod common;
+pub use common::*;
+
+mod service_type_loadbalancer;
+mod service_type_nodeport;
+
+pub static RULES: &[&dyn Rule] = &[
+    // Exposure
+    &service_type_loadbalancer::ServiceTypeLoadBalancer,
+    &service_type_nodeport::ServiceTypeNodePort,
+];
+
+/// A rule by id.
+pub fn find(id: &str) -> Option<&'static dyn Rule> {
+    RULES.iter().copied().find(|r| r.meta().id == id)
+}

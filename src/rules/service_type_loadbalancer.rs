@@ -1,0 +1,104 @@
+use crate::error::Error;
+use crate::object::Object;
+use crate::params::Params;
+use crate::report::Severity;
+use crate::review::Context;
+use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
+use crate::rules::{service_type, to_cluster_ip_patch};
+
+pub struct ServiceTypeLoadBalancer;
+
+static META: RuleMeta = RuleMeta {
+    id: "service-type-loadbalancer",
+    title: "Service of type LoadBalancer",
+    severity: Severity::High,
+    category: Category::Exposure,
+    kinds: &["Service"],
+    since: "0.1.0",
+    scope: Scope::Object,
+    params: &[ParamDoc {
+        name: "allowInternal",
+        kind: "bool",
+        default: "true",
+        help: "allow load balancers marked internal by their cloud's annotation",
+    }],
+    what: "Services of `type: LoadBalancer`. A load balancer marked internal by its cloud's annotation \
+           (AWS, Azure, GCP, OCI, IBM Cloud, Alibaba Cloud, OpenStack) is allowed unless `allowInternal: false`.",
+    why: "Every LoadBalancer Service gets its own external address: one more public entry point, with its \
+          own TLS and authentication to get right, beside the Ingress that should be the only door. \
+          It also opens a node port on every node.",
+    denied: "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  type: LoadBalancer\n  selector: {app: web}\n  ports:\n    - port: 80\n",
+    allowed: "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  type: ClusterIP\n  selector: {app: web}\n  ports:\n    - port: 80\n",
+    references: &[
+        "https://kubernetes.io/docs/concepts/services-networking/service/#loadbalancer",
+        "https://kubernetes.io/docs/concepts/services-networking/service/#internal-load-balancer",
+    ],
+};
+
+/// Annotation and the values that make a load balancer internal, per cloud.
+const INTERNAL: &[(&str, &[&str])] = &[
+    ("service.beta.kubernetes.io/aws-load-balancer-internal", &["true", "0.0.0.0/0"]),
+    ("service.beta.kubernetes.io/aws-load-balancer-scheme", &["internal"]),
+    ("service.beta.kubernetes.io/azure-load-balancer-internal", &["true"]),
+    ("networking.gke.io/load-balancer-type", &["internal"]),
+    ("cloud.google.com/load-balancer-type", &["internal"]),
+    ("service.beta.kubernetes.io/oci-load-balancer-internal", &["true"]),
+    ("oci-network-load-balancer.oraclecloud.com/internal", &["true"]),
+    ("service.kubernetes.io/ibm-load-balancer-cloud-provider-ip-type", &["private"]),
+    ("service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type", &["intranet"]),
+    ("service.beta.kubernetes.io/openstack-internal-load-balancer", &["true"]),
+];
+
+/// The annotation that marks this Service's load balancer internal, if any.
+pub fn internal_annotation(obj: &Object<'_>) -> Option<&'static str> {
+    INTERNAL.iter().find_map(|(key, values)| {
+        let v = obj.annotation(key)?;
+        values.iter().any(|ok| v.eq_ignore_ascii_case(ok)).then_some(*key)
+    })
+}
+
+struct Configured {
+    allow_internal: bool,
+}
+
+impl Rule for ServiceTypeLoadBalancer {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn configure(&self, p: &mut Params<'_>) -> Result<Box<dyn Check>, Error> {
+        Ok(Box::new(Configured {
+            allow_internal: p.bool("allowInternal", true)?,
+        }))
+    }
+}
+
+impl Check for Configured {
+    fn check(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Hit>) {
+        let Some(spec) = obj.service() else { return };
+        if service_type(spec) != "LoadBalancer" {
+            return;
+        }
+        let internal = internal_annotation(obj);
+        if self.allow_internal && internal.is_some() {
+            return;
+        }
+        let note = match internal {
+            Some(key) => format!(" It is marked internal ({key}), but this policy sets allowInternal: false."),
+            None => String::new(),
+        };
+        out.push(
+            Hit::new(
+                "/spec/type",
+                format!(
+                    "{} is of type LoadBalancer: it gets its own external address, one more public entry point \
+                     beside the Ingress, and a port on every node.{note} Make it ClusterIP and route to it through \
+                     the Ingress or Gateway; if it must stay a load balancer, make it internal with your cloud's \
+                     annotation or exempt it with a reason.",
+                    obj.display_name()
+                ),
+            )
+            .fix(to_cluster_ip_patch(obj, spec)),
+        );
+    }
+}
