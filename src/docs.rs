@@ -14,7 +14,11 @@ pub fn doc_path(id: &str) -> String {
 fn default_action(profile: &str, id: &str) -> String {
     match profile_rules(profile).ok().and_then(|r| r.get(id).cloned()) {
         Some(Value::String(s)) => s,
-        Some(Value::Object(o)) => o.get("action").and_then(Value::as_str).unwrap_or("deny").to_string(),
+        Some(Value::Object(o)) => o
+            .get("action")
+            .and_then(Value::as_str)
+            .unwrap_or("deny")
+            .to_string(),
         _ => "off".to_string(),
     }
 }
@@ -22,7 +26,10 @@ fn default_action(profile: &str, id: &str) -> String {
 /// The Markdown doc of one rule.
 pub fn rule_markdown(meta: &RuleMeta) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "<!-- generated from src/rules by `make docs`; do not edit -->");
+    let _ = writeln!(
+        s,
+        "<!-- generated from src/rules by `make docs`; do not edit -->"
+    );
     let _ = writeln!(s, "# `{}`: {}\n", meta.id, meta.title);
     let defaults: Vec<String> = PROFILES
         .iter()
@@ -44,9 +51,16 @@ pub fn rule_markdown(meta: &RuleMeta) -> String {
     let _ = writeln!(s, "## What it checks\n\n{}\n", meta.what);
     let _ = writeln!(s, "## Why it matters\n\n{}\n", meta.why);
     if !meta.params.is_empty() {
-        let _ = writeln!(s, "## Parameters\n\n| name | type | default | meaning |\n|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "## Parameters\n\n| name | type | default | meaning |\n|---|---|---|---|"
+        );
         for p in meta.params {
-            let _ = writeln!(s, "| `{}` | {} | `{}` | {} |", p.name, p.kind, p.default, p.help);
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | `{}` | {} |",
+                p.name, p.kind, p.default, p.help
+            );
         }
         let _ = writeln!(s);
     }
@@ -71,7 +85,9 @@ pub fn rule_markdown(meta: &RuleMeta) -> String {
 
 /// The rule table of the README.
 pub fn rule_table() -> String {
-    let mut s = String::from("| rule | category | severity | baseline | strict | what |\n|---|---|---|---|---|---|\n");
+    let mut s = String::from(
+        "| rule | category | severity | baseline | strict | what |\n|---|---|---|---|---|---|\n",
+    );
     for r in RULES {
         let m = r.meta();
         let _ = writeln!(

@@ -46,7 +46,11 @@ pub fn run(review: &Review<'_>, policy: &Policy) -> Report {
                     });
                     continue;
                 }
-                let Hit { path, mut message, fix } = hit;
+                let Hit {
+                    path,
+                    mut message,
+                    fix,
+                } = hit;
                 let mut action = configured.action;
                 if let Some(old) = old {
                     if !old_checked {

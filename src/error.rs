@@ -120,7 +120,10 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// " (did you mean `x`?)" when a candidate is close enough, else "".
-pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
     let best = candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
@@ -139,7 +142,10 @@ mod tests {
     fn suggests_close_words_only() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(
-            did_you_mean("service-type-nodeprot", ["service-type-nodeport", "rbac-wildcard"]),
+            did_you_mean(
+                "service-type-nodeprot",
+                ["service-type-nodeport", "rbac-wildcard"]
+            ),
             " (did you mean `service-type-nodeport`?)"
         );
         assert_eq!(did_you_mean("zzz", ["service-type-nodeport"]), "");
@@ -147,8 +153,8 @@ mod tests {
 
     #[test]
     fn json_errors_keep_their_position() {
-        let err = serde_json::from_str::<Value>("{\n  \"a\": tru\n}").err();
-        let err = Error::from_json(&err.unwrap_or_else(|| serde_json::Error::io(std::io::Error::other("x"))));
+        let err = serde_json::from_str::<Value>("{\n  \"a\": 1,,\n}").unwrap_err();
+        let err = Error::from_json(&err);
         assert_eq!(err.code(), "invalid-json");
         let v = err.to_answer();
         assert_eq!(v["error"]["line"], 2);

@@ -2,6 +2,9 @@
 //! every policy host. This crate is the host-agnostic core: input shapes,
 //! settings, rules and the report. Bindings translate at the edges.
 
+#[cfg(feature = "yaml")]
+#[doc(hidden)]
+pub mod cases;
 pub mod docs;
 pub mod engine;
 pub mod error;
@@ -62,7 +65,11 @@ pub fn evaluate(input: &Value, host: Host<'_>) -> Result<Report, Error> {
 
 /// Evaluates under an already compiled policy (hosts that cache settings).
 /// Settings carried inside the input are rejected: they would be ignored.
-pub fn evaluate_with(input: &Value, policy: &Policy, inventory: Option<&Value>) -> Result<Report, Error> {
+pub fn evaluate_with(
+    input: &Value,
+    policy: &Policy,
+    inventory: Option<&Value>,
+) -> Result<Report, Error> {
     let mut review = detect(input)?;
     if review.settings.is_some_and(|s| !s.is_null()) {
         let own = Policy::from_settings(review.settings)?;

@@ -51,7 +51,9 @@ impl Cidr {
 
     /// Whether every address of `other` is in `self`.
     pub fn covers(&self, other: &Cidr) -> bool {
-        other.addr.is_ipv4() == self.addr.is_ipv4() && other.prefix >= self.prefix && self.contains(other.addr)
+        other.addr.is_ipv4() == self.addr.is_ipv4()
+            && other.prefix >= self.prefix
+            && self.contains(other.addr)
     }
 
     /// `0.0.0.0/0` or `::/0`: the whole internet.
@@ -88,8 +90,12 @@ mod tests {
         let net = Cidr::parse("203.0.113.0/24").unwrap();
         assert!(net.contains(ip("203.0.113.7")));
         assert!(!net.contains(ip("203.0.114.7")));
-        assert!(Cidr::parse("203.0.113.0/32").unwrap().contains(ip("203.0.113.0")));
-        assert!(!Cidr::parse("203.0.113.0/32").unwrap().contains(ip("203.0.113.1")));
+        assert!(Cidr::parse("203.0.113.0/32")
+            .unwrap()
+            .contains(ip("203.0.113.0")));
+        assert!(!Cidr::parse("203.0.113.0/32")
+            .unwrap()
+            .contains(ip("203.0.113.1")));
         let v6 = Cidr::parse("2001:db8::/32").unwrap();
         assert!(v6.contains(ip("2001:db8:1::5")));
         assert!(!v6.contains(ip("2001:db9::5")));

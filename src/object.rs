@@ -246,7 +246,9 @@ impl<'a> Object<'a> {
     fn read_typed(&mut self) -> Result<Typed, Error> {
         let group = self.group();
         Ok(match (group, self.kind) {
-            ("", "Service") => Typed::Service(Box::new(self.typed_at("/spec")?.unwrap_or_default())),
+            ("", "Service") => {
+                Typed::Service(Box::new(self.typed_at("/spec")?.unwrap_or_default()))
+            }
             ("networking.k8s.io" | "extensions", "Ingress") => {
                 if self.api_version.ends_with("v1beta1") {
                     self.ingress_api = IngressApi::Legacy;
@@ -289,7 +291,11 @@ impl<'a> Object<'a> {
         }
     }
 
-    fn typed_value<T: for<'de> Deserialize<'de>>(&self, pointer: &str, v: &Value) -> Result<T, Error> {
+    fn typed_value<T: for<'de> Deserialize<'de>>(
+        &self,
+        pointer: &str,
+        v: &Value,
+    ) -> Result<T, Error> {
         serde_path_to_error::deserialize(v).map_err(|e| {
             let inner = e.path().to_string();
             let mut path = pointer.to_string();
@@ -463,7 +469,9 @@ fn legacy_ingress_to_v1(spec: &Value) -> Value {
         }
         if let Some(Value::Array(rules)) = map.get_mut("rules") {
             for rule in rules {
-                let paths = rule.pointer_mut("/http/paths").and_then(Value::as_array_mut);
+                let paths = rule
+                    .pointer_mut("/http/paths")
+                    .and_then(Value::as_array_mut);
                 for path in paths.into_iter().flatten() {
                     if let Some(p) = path.as_object_mut() {
                         if let Some(b) = p.remove("backend") {

@@ -65,7 +65,10 @@ impl<'a> Params<'a> {
         match self.take(name) {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(b),
-            Some(other) => Err(self.err(name, format!("expected true or false, found {}", type_name(&other)))),
+            Some(other) => Err(self.err(
+                name,
+                format!("expected true or false, found {}", type_name(&other)),
+            )),
         }
     }
 
@@ -73,7 +76,10 @@ impl<'a> Params<'a> {
         match self.take(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(self.err(name, format!("expected a string, found {}", type_name(&other)))),
+            Some(other) => Err(self.err(
+                name,
+                format!("expected a string, found {}", type_name(&other)),
+            )),
         }
     }
 
@@ -91,7 +97,10 @@ impl<'a> Params<'a> {
                     )),
                 })
                 .collect(),
-            Some(other) => Err(self.err(name, format!("expected a list of strings, found {}", type_name(&other)))),
+            Some(other) => Err(self.err(
+                name,
+                format!("expected a list of strings, found {}", type_name(&other)),
+            )),
         }
     }
 
@@ -106,11 +115,17 @@ impl<'a> Params<'a> {
     pub fn u32(&mut self, name: &'static str, default: u32) -> Result<u32, Error> {
         match self.take(name) {
             None => Ok(default),
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| self.err(name, format!("expected a non-negative integer, found {n}"))),
-            Some(other) => Err(self.err(name, format!("expected an integer, found {}", type_name(&other)))),
+            Some(Value::Number(n)) => {
+                n.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| {
+                        self.err(name, format!("expected a non-negative integer, found {n}"))
+                    })
+            }
+            Some(other) => Err(self.err(
+                name,
+                format!("expected an integer, found {}", type_name(&other)),
+            )),
         }
     }
 
@@ -120,7 +135,13 @@ impl<'a> Params<'a> {
             None => return Ok(Vec::new()),
             Some(Value::Array(items)) => items,
             Some(other) => {
-                return Err(self.err(name, format!("expected a list of port ranges, found {}", type_name(&other))))
+                return Err(self.err(
+                    name,
+                    format!(
+                        "expected a list of port ranges, found {}",
+                        type_name(&other)
+                    ),
+                ))
             }
         };
         let mut ranges: Vec<(usize, PortRange)> = Vec::new();
@@ -131,7 +152,12 @@ impl<'a> Params<'a> {
                     Some(Value::Number(n)) => n
                         .as_u64()
                         .and_then(|n| u16::try_from(n).ok())
-                        .ok_or_else(|| self.err(&format!("{key}.{what}"), format!("{n} is not a port (0-65535)"))),
+                        .ok_or_else(|| {
+                            self.err(
+                                &format!("{key}.{what}"),
+                                format!("{n} is not a port (0-65535)"),
+                            )
+                        }),
                     Some(other) => Err(self.err(
                         &format!("{key}.{what}"),
                         format!("expected a port number, found {}", type_name(other)),
@@ -142,7 +168,10 @@ impl<'a> Params<'a> {
             let range = match item {
                 Value::Object(m) => {
                     if let Some(extra) = m.keys().find(|k| *k != "min" && *k != "max") {
-                        return Err(self.err(&format!("{key}.{extra}"), "unknown key (a range has `min` and `max`)"));
+                        return Err(self.err(
+                            &format!("{key}.{extra}"),
+                            "unknown key (a range has `min` and `max`)",
+                        ));
                     }
                     PortRange {
                         min: port(m.get("min"), "min")?,
@@ -159,16 +188,26 @@ impl<'a> Params<'a> {
                         Some((a, b)) => parse(a).zip(parse(b)),
                         None => parse(s).map(|p| (p, p)),
                     };
-                    let (min, max) =
-                        parsed.ok_or_else(|| self.err(&key, format!("`{s}` is not a port or a range like 8000-8100")))?;
+                    let (min, max) = parsed.ok_or_else(|| {
+                        self.err(
+                            &key,
+                            format!("`{s}` is not a port or a range like 8000-8100"),
+                        )
+                    })?;
                     PortRange { min, max }
                 }
                 other => {
-                    return Err(self.err(&key, format!("expected {{min, max}}, found {}", type_name(other))));
+                    return Err(self.err(
+                        &key,
+                        format!("expected {{min, max}}, found {}", type_name(other)),
+                    ));
                 }
             };
             if range.min > range.max {
-                return Err(self.err(&key, format!("min {} is above max {}", range.min, range.max)));
+                return Err(self.err(
+                    &key,
+                    format!("min {} is above max {}", range.min, range.max),
+                ));
             }
             if let Some((j, prev)) = ranges
                 .iter()
@@ -220,7 +259,10 @@ mod tests {
         assert!(r[2].contains(8050));
         let mut p = params(json!({"r": [{"min": 80, "max": 90}, 85]}));
         let e = p.port_ranges("r").unwrap_err();
-        assert!(matches!(&e, Error::Settings { key, .. } if key == "rules.x.r[1]"), "{e}");
+        assert!(
+            matches!(&e, Error::Settings { key, .. } if key == "rules.x.r[1]"),
+            "{e}"
+        );
         let mut p = params(json!({"r": [{"min": 90, "max": 80}]}));
         assert!(p.port_ranges("r").is_err());
     }

@@ -68,7 +68,13 @@ impl<'a> Context<'a> {
     }
 
     /// An object by group, kind, namespace and name, in the bundle or the inventory.
-    pub fn find(&self, group: &str, kind: &str, namespace: Option<&str>, name: &str) -> Option<&Object<'a>> {
+    pub fn find(
+        &self,
+        group: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<&Object<'a>> {
         self.all().find(|o| {
             o.kind == kind
                 && o.group() == group
@@ -146,7 +152,9 @@ pub fn detect(input: &Value) -> Result<Review<'_>, Error> {
                     }
                 }
                 match map.get("objects") {
-                    Some(Value::Array(items)) => collect(items.iter(), &mut review.objects, "objects")?,
+                    Some(Value::Array(items)) => {
+                        collect(items.iter(), &mut review.objects, "objects")?
+                    }
                     Some(other) => {
                         return Err(Error::input(format!(
                             "envelope `objects` must be a list, found {}",
@@ -162,10 +170,14 @@ pub fn detect(input: &Value) -> Result<Review<'_>, Error> {
             } else if is_admission_request(input) {
                 review.shape = Shape::AdmissionRequest;
                 admission(input, "request", &mut review)?;
-            } else if kind.is_some_and(|k| k == "List" || k.ends_with("List")) && map.contains_key("items") {
+            } else if kind.is_some_and(|k| k == "List" || k.ends_with("List"))
+                && map.contains_key("items")
+            {
                 review.shape = Shape::List;
                 match map.get("items") {
-                    Some(Value::Array(items)) => collect(items.iter(), &mut review.objects, "items")?,
+                    Some(Value::Array(items)) => {
+                        collect(items.iter(), &mut review.objects, "items")?
+                    }
                     Some(Value::Null) => {}
                     Some(other) => {
                         return Err(Error::input(format!(
@@ -200,7 +212,11 @@ fn is_admission_request(v: &Value) -> bool {
 }
 
 /// Flattens objects and nested Lists into `out`, indexing them in order.
-fn collect<'a>(items: impl Iterator<Item = &'a Value>, out: &mut Vec<Object<'a>>, what: &str) -> Result<(), Error> {
+fn collect<'a>(
+    items: impl Iterator<Item = &'a Value>,
+    out: &mut Vec<Object<'a>>,
+    what: &str,
+) -> Result<(), Error> {
     for (i, item) in items.enumerate() {
         let is_list = item
             .get("kind")
@@ -208,7 +224,11 @@ fn collect<'a>(items: impl Iterator<Item = &'a Value>, out: &mut Vec<Object<'a>>
             .is_some_and(|k| k == "List" || k.ends_with("List"))
             && item.get("items").is_some_and(Value::is_array);
         if is_list {
-            let nested = item.get("items").and_then(Value::as_array).into_iter().flatten();
+            let nested = item
+                .get("items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten();
             collect(nested, out, &format!("{what}[{i}].items"))?;
             continue;
         }
@@ -262,7 +282,9 @@ fn admission<'a>(request: &'a Value, what: &str, review: &mut Review<'a>) -> Res
             review.objects.push(Object::parse(obj, 0)?);
         }
         None | Some(Value::Null) => {
-            return Err(Error::input(format!("{what}.object is missing on a {op:?} request")));
+            return Err(Error::input(format!(
+                "{what}.object is missing on a {op:?} request"
+            )));
         }
         Some(other) => {
             return Err(Error::input(format!(
@@ -286,9 +308,12 @@ pub fn inventory(v: &Value) -> Result<Vec<Object<'_>>, Error> {
     match v {
         Value::Null => {}
         Value::Array(items) => found.extend(items.iter()),
-        Value::Object(map) if map.contains_key("items") => {
-            found.extend(map.get("items").and_then(Value::as_array).into_iter().flatten())
-        }
+        Value::Object(map) if map.contains_key("items") => found.extend(
+            map.get("items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        ),
         Value::Object(map) => {
             for (k, sub) in map {
                 match k.as_str() {

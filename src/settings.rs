@@ -21,7 +21,10 @@ pub const SETTINGS_KEYS: &[&str] = &[
 
 /// Profiles are data (policies/profiles/), embedded at build time.
 pub const PROFILES: &[(&str, &str)] = &[
-    ("baseline", include_str!("../policies/profiles/baseline.json")),
+    (
+        "baseline",
+        include_str!("../policies/profiles/baseline.json"),
+    ),
     ("strict", include_str!("../policies/profiles/strict.json")),
 ];
 
@@ -57,7 +60,10 @@ pub struct Exemption {
 
 impl Exemption {
     pub fn matches(&self, rule: &str, obj: &Object<'_>) -> bool {
-        let rule_ok = self.rules.as_ref().is_none_or(|r| r.iter().any(|id| id == rule));
+        let rule_ok = self
+            .rules
+            .as_ref()
+            .is_none_or(|r| r.iter().any(|id| id == rule));
         let ns_ok = self.namespaces.is_empty()
             || self
                 .namespaces
@@ -109,7 +115,14 @@ impl std::fmt::Debug for Policy {
         f.debug_struct("Policy")
             .field("profile", &self.profile)
             .field("mode", &self.mode)
-            .field("rules", &self.rules.iter().map(|c| (c.rule.meta().id, c.action)).collect::<Vec<_>>())
+            .field(
+                "rules",
+                &self
+                    .rules
+                    .iter()
+                    .map(|c| (c.rule.meta().id, c.action))
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -121,7 +134,10 @@ impl Policy {
     }
 
     pub fn action_of(&self, id: &str) -> Option<Action> {
-        self.rules.iter().find(|c| c.rule.meta().id == id).map(|c| c.action)
+        self.rules
+            .iter()
+            .find(|c| c.rule.meta().id == id)
+            .map(|c| c.action)
     }
 
     /// Validates and compiles settings. `None` or `null` or `{}`: the baseline.
@@ -198,7 +214,10 @@ impl Policy {
             Some(other) => {
                 return Err(Error::settings(
                     "rules",
-                    format!("expected a map of rule id to action or parameters, found {}", type_name(other)),
+                    format!(
+                        "expected a map of rule id to action or parameters, found {}",
+                        type_name(other)
+                    ),
                 ))
             }
         };
@@ -284,7 +303,9 @@ pub fn parse_version(s: &str) -> Option<(u32, u32)> {
     let minor = parts.next()?.parse().ok()?;
     match parts.next() {
         None => Some((major, minor)),
-        Some(patch) if patch.parse::<u32>().is_ok() && parts.next().is_none() => Some((major, minor)),
+        Some(patch) if patch.parse::<u32>().is_ok() && parts.next().is_none() => {
+            Some((major, minor))
+        }
         Some(_) => None,
     }
 }
@@ -301,7 +322,11 @@ pub fn profile_rules(name: &str) -> Result<Map<String, Value>, Error> {
                 format!(
                     "unknown profile `{name}`{}; accepted: {}",
                     did_you_mean(name, PROFILES.iter().map(|(n, _)| *n)),
-                    PROFILES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    PROFILES
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
         })?;
@@ -309,16 +334,22 @@ pub fn profile_rules(name: &str) -> Result<Map<String, Value>, Error> {
         .map_err(|e| Error::settings("profile", format!("profile `{name}` is corrupt: {e}")))?;
     match doc.get("rules") {
         Some(Value::Object(m)) => Ok(m.clone()),
-        _ => Err(Error::settings("profile", format!("profile `{name}` has no rules map"))),
+        _ => Err(Error::settings(
+            "profile",
+            format!("profile `{name}` has no rules map"),
+        )),
     }
 }
 
 /// A rule entry is `deny|warn|off` or `{action?, …parameters}`.
 fn split_entry(key: &str, entry: &Value) -> Result<(Action, Map<String, Value>), Error> {
     match entry {
-        Value::String(s) => Action::parse(s)
-            .map(|a| (a, Map::new()))
-            .ok_or_else(|| Error::settings(key, format!("`{s}` is not an action: use deny, warn or off"))),
+        Value::String(s) => Action::parse(s).map(|a| (a, Map::new())).ok_or_else(|| {
+            Error::settings(
+                key,
+                format!("`{s}` is not an action: use deny, warn or off"),
+            )
+        }),
         Value::Object(m) => {
             let mut params = m.clone();
             let action = match params.remove("action") {
@@ -341,7 +372,10 @@ fn split_entry(key: &str, entry: &Value) -> Result<(Action, Map<String, Value>),
         Value::Bool(false) => Ok((Action::Off, Map::new())),
         other => Err(Error::settings(
             key,
-            format!("expected deny, warn, off or an object of parameters, found {}", type_name(other)),
+            format!(
+                "expected deny, warn, off or an object of parameters, found {}",
+                type_name(other)
+            ),
         )),
     }
 }
@@ -373,9 +407,9 @@ fn parse_exemption(i: usize, e: &Value) -> Result<Exemption, Error> {
                 .iter()
                 .enumerate()
                 .map(|(j, v)| {
-                    v.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| Error::settings(format!("{}[{j}]", key(k)), "expected a string"))
+                    v.as_str().map(str::to_string).ok_or_else(|| {
+                        Error::settings(format!("{}[{j}]", key(k)), "expected a string")
+                    })
                 })
                 .collect(),
             Some(other) => Err(Error::settings(
@@ -408,13 +442,19 @@ fn parse_exemption(i: usize, e: &Value) -> Result<Exemption, Error> {
             .iter()
             .map(|(k, v)| match v {
                 Value::String(s) => Ok((k.clone(), s.clone())),
-                _ => Err(Error::settings(format!("{}.{k}", key("labels")), "expected a string value")),
+                _ => Err(Error::settings(
+                    format!("{}.{k}", key("labels")),
+                    "expected a string value",
+                )),
             })
             .collect::<Result<_, _>>()?,
         Some(other) => {
             return Err(Error::settings(
                 key("labels"),
-                format!("expected a map of label to value, found {}", type_name(other)),
+                format!(
+                    "expected a map of label to value, found {}",
+                    type_name(other)
+                ),
             ))
         }
     };
@@ -435,7 +475,12 @@ fn parse_exemption(i: usize, e: &Value) -> Result<Exemption, Error> {
         labels,
         reason,
     };
-    if ex.rules.is_none() && ex.namespaces.is_empty() && ex.names.is_empty() && ex.kinds.is_empty() && ex.labels.is_empty() {
+    if ex.rules.is_none()
+        && ex.namespaces.is_empty()
+        && ex.names.is_empty()
+        && ex.kinds.is_empty()
+        && ex.labels.is_empty()
+    {
         return Err(Error::settings(
             format!("exemptions[{i}]"),
             "matches everything: name at least one of rules, namespaces, names, kinds or labels",
@@ -457,9 +502,14 @@ pub fn annotation_exemption(obj: &Object<'_>, rule: &str) -> Result<Option<Strin
     };
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(format!("the {EXEMPT_ANNOTATION} annotation gives no reason"));
+        return Err(format!(
+            "the {EXEMPT_ANNOTATION} annotation gives no reason"
+        ));
     }
-    let hit = ids.split(',').map(str::trim).any(|id| id == rule || id == "*");
+    let hit = ids
+        .split(',')
+        .map(str::trim)
+        .any(|id| id == rule || id == "*");
     Ok(hit.then(|| reason.to_string()))
 }
 

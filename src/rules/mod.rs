@@ -1,19 +1,39 @@
 //! The catalogue: one file per rule, and `RULES`, the only id -> rule map.
 //! Adding a rule touches three places: its file, its line here, and its
-//! cases under `policies/<rule-id>/`.
+//! cases under `policies/<rule-id>/` (plus its default in each profile).
 
 use crate::rule::Rule;
 
 mod common;
 pub use common::*;
 
+// --- Exposure
 mod service_type_loadbalancer;
 mod service_type_nodeport;
+
+// --- Ingress
+
+// --- Access
+
+// --- Network
+
+// --- Control plane
+
+// --- Versions
 
 pub static RULES: &[&dyn Rule] = &[
     // Exposure
     &service_type_loadbalancer::ServiceTypeLoadBalancer,
     &service_type_nodeport::ServiceTypeNodePort,
+    // Ingress
+
+    // Access
+
+    // Network
+
+    // Control plane
+
+    // Versions
 ];
 
 /// A rule by id.

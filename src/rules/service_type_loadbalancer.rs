@@ -37,23 +37,50 @@ static META: RuleMeta = RuleMeta {
 
 /// Annotation and the values that make a load balancer internal, per cloud.
 const INTERNAL: &[(&str, &[&str])] = &[
-    ("service.beta.kubernetes.io/aws-load-balancer-internal", &["true", "0.0.0.0/0"]),
-    ("service.beta.kubernetes.io/aws-load-balancer-scheme", &["internal"]),
-    ("service.beta.kubernetes.io/azure-load-balancer-internal", &["true"]),
+    (
+        "service.beta.kubernetes.io/aws-load-balancer-internal",
+        &["true", "0.0.0.0/0"],
+    ),
+    (
+        "service.beta.kubernetes.io/aws-load-balancer-scheme",
+        &["internal"],
+    ),
+    (
+        "service.beta.kubernetes.io/azure-load-balancer-internal",
+        &["true"],
+    ),
     ("networking.gke.io/load-balancer-type", &["internal"]),
     ("cloud.google.com/load-balancer-type", &["internal"]),
-    ("service.beta.kubernetes.io/oci-load-balancer-internal", &["true"]),
-    ("oci-network-load-balancer.oraclecloud.com/internal", &["true"]),
-    ("service.kubernetes.io/ibm-load-balancer-cloud-provider-ip-type", &["private"]),
-    ("service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type", &["intranet"]),
-    ("service.beta.kubernetes.io/openstack-internal-load-balancer", &["true"]),
+    (
+        "service.beta.kubernetes.io/oci-load-balancer-internal",
+        &["true"],
+    ),
+    (
+        "oci-network-load-balancer.oraclecloud.com/internal",
+        &["true"],
+    ),
+    (
+        "service.kubernetes.io/ibm-load-balancer-cloud-provider-ip-type",
+        &["private"],
+    ),
+    (
+        "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type",
+        &["intranet"],
+    ),
+    (
+        "service.beta.kubernetes.io/openstack-internal-load-balancer",
+        &["true"],
+    ),
 ];
 
 /// The annotation that marks this Service's load balancer internal, if any.
 pub fn internal_annotation(obj: &Object<'_>) -> Option<&'static str> {
     INTERNAL.iter().find_map(|(key, values)| {
         let v = obj.annotation(key)?;
-        values.iter().any(|ok| v.eq_ignore_ascii_case(ok)).then_some(*key)
+        values
+            .iter()
+            .any(|ok| v.eq_ignore_ascii_case(ok))
+            .then_some(*key)
     })
 }
 
@@ -84,7 +111,9 @@ impl Check for Configured {
             return;
         }
         let note = match internal {
-            Some(key) => format!(" It is marked internal ({key}), but this policy sets allowInternal: false."),
+            Some(key) => format!(
+                " It is marked internal ({key}), but this policy sets allowInternal: false."
+            ),
             None => String::new(),
         };
         out.push(
