@@ -7,6 +7,10 @@ fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: wasm-post <step> <args…>");
     };
     match step.as_str() {
+        "help" | "--help" => {
+            println!("wasm-post <step> <args…>");
+            Ok(())
+        }
         other => anyhow::bail!("unknown step `{other}`; usage: wasm-post <step> <args…> ({rest:?})"),
     }
 }
