@@ -104,8 +104,23 @@ web-tests:
 
 # --- benchmarks --------------------------------------------------------------
 
-bench:
-	@echo "bench: not written yet"
+# The bench crate (benches/) is built with opt-level 3 but without the release
+# profile's LTO and single codegen unit, which would relink wasmtime and
+# regorus for many minutes; the artifacts under test keep their own profiles.
+# BENCH_TARGET_DIR lets every worktree share one warm wasmtime build.
+BENCH_TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+BENCH_CLI := $(or $(CARGO_TARGET_DIR),target)/release-native/portcullis
+BENCH_ENV := CARGO_TARGET_DIR=$(BENCH_TARGET_DIR) CARGO_PROFILE_BENCH_OPT_LEVEL=3 \
+	CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
+	CARGO_PROFILE_BENCH_DEBUG=line-tables-only CARGO_PROFILE_BENCH_STRIP=none
+
+bench: wasm-generic cli
+	$(BENCH_ENV) $(CARGO) build --profile bench -p portcullis-bench --bin report --benches
+	$(BENCH_ENV) $(CARGO) bench -p portcullis-bench --bench native -- \
+		--warm-up-time 0.3 --measurement-time 1 --noplot
+	$(BENCH_ENV) $(CARGO) run --profile bench -q -p portcullis-bench --bin report -- \
+		--cli $(BENCH_CLI) --out BENCHMARKS.md
+	@echo "make bench: wrote BENCHMARKS.md"
 
 clean:
 	rm -rf $(DIST) target node_modules

@@ -1,0 +1,32 @@
+//! Criterion view of the native figures (for humans; `report` writes BENCHMARKS.md).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use portcullis::Host;
+use portcullis_bench::inputs;
+use serde_json::Value;
+use std::hint::black_box;
+
+fn native(c: &mut Criterion) {
+    let mut all = inputs::requests();
+    all.push(inputs::bundle(1000));
+    let mut group = c.benchmark_group("native");
+    for input in &all {
+        group.throughput(Throughput::Bytes(input.json.len() as u64));
+        group.bench_with_input(BenchmarkId::new("parse", input.name), &input.json, |b, j| {
+            b.iter(|| serde_json::from_slice::<Value>(black_box(j)).ok())
+        });
+        let parsed: Value = serde_json::from_slice(&input.json).unwrap_or_default();
+        group.bench_with_input(BenchmarkId::new("evaluate", input.name), &parsed, |b, v| {
+            b.iter(|| portcullis::evaluate(black_box(v), Host::default()).ok())
+        });
+        group.bench_with_input(
+            BenchmarkId::new("end_to_end", input.name),
+            &input.json,
+            |b, j| b.iter(|| serde_json::to_vec(&portcullis::evaluate_bytes(black_box(j)))),
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, native);
+criterion_main!(benches);

@@ -1,0 +1,29 @@
+//! A steady loop over one input for profilers (callgrind, perf):
+//! `profile [service|ingress|deployment|clusterrole|bundle] [iterations]`.
+
+use portcullis_bench::inputs;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let which = args.next().unwrap_or_else(|| "bundle".into());
+    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let input = match which.as_str() {
+        "bundle" => inputs::bundle(1000),
+        other => {
+            let Some(found) = inputs::requests()
+                .into_iter()
+                .find(|i| i.name.to_lowercase().starts_with(other))
+            else {
+                eprintln!("profile: unknown input {other}");
+                std::process::exit(2);
+            };
+            found
+        }
+    };
+    let mut bytes = 0usize;
+    for _ in 0..n {
+        let answer = portcullis::evaluate_bytes(std::hint::black_box(&input.json));
+        bytes += serde_json::to_vec(&answer).map_or(0, |v| v.len());
+    }
+    println!("{}: {n} iterations, {bytes} answer bytes", input.name);
+}

@@ -1,0 +1,715 @@
+//! Runs every measurement and writes BENCHMARKS.md from the figures it took.
+//!
+//! Usage: report [--out FILE] [--cli PATH] [--quick]   (run from the repository root)
+
+use anyhow::{Context as _, Result};
+use portcullis::Host;
+use portcullis_bench::inputs::{self, Input};
+use portcullis_bench::measure::{cell, fmt_ns, time, Budget, Stats};
+use portcullis_bench::rego::{self, Twin};
+use portcullis_bench::wasm::{Generic, Opa};
+use portcullis_bench::cli;
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+const CLI: &str = "target/release-native/portcullis";
+const GENERIC: &str = "dist/portcullis.wasm";
+const OPA: &str = "dist/portcullis-opa.wasm";
+const CLI_OBJECTS: usize = 10_000;
+const WASM_LIMIT: u64 = 350 * 1024;
+
+/// One target of the issue, judged from a ratio or a figure of this run.
+struct Target {
+    what: &'static str,
+    goal: String,
+    measured: String,
+    met: Option<bool>,
+}
+
+struct Out {
+    md: String,
+    targets: Vec<Target>,
+}
+
+impl Out {
+    fn line(&mut self, s: impl AsRef<str>) {
+        self.md.push_str(s.as_ref());
+        self.md.push('\n');
+    }
+}
+
+fn progress(s: &str) {
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "report: {s}");
+}
+
+fn main() -> Result<()> {
+    let mut out_file = PathBuf::from("BENCHMARKS.md");
+    let mut cli_path = PathBuf::from(CLI);
+    let mut budget = Budget::QUICK;
+    let mut long = Budget::LONG;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--out" => out_file = args.next().context("--out needs a file")?.into(),
+            "--cli" => cli_path = args.next().context("--cli needs a path")?.into(),
+            "--quick" => {
+                budget = Budget {
+                    samples: 11,
+                    measure: budget.measure / 4,
+                    warm_up: budget.warm_up / 2,
+                };
+                long = budget;
+            }
+            other => anyhow::bail!(
+                "unknown argument {other}; usage: report [--out FILE] [--cli PATH] [--quick]"
+            ),
+        }
+    }
+    let started = Instant::now();
+    let mut out = Out {
+        md: String::new(),
+        targets: Vec::new(),
+    };
+    let requests = inputs::requests();
+    let bundle = inputs::bundle(1000);
+    let all: Vec<&Input> = requests.iter().chain([&bundle]).collect();
+    let pick = |i: &Input| if i.objects > 1 { long } else { budget };
+
+    let mut body = Out {
+        md: String::new(),
+        targets: Vec::new(),
+    };
+    progress("native");
+    let native = native(&mut body, &all, pick)?;
+    progress("wasmtime");
+    wasm(&mut body, &all, &native, pick)?;
+    progress("regorus");
+    rego_twin(&mut body, &all, &native, pick)?;
+    progress("sizes");
+    sizes(&mut body)?;
+    progress("cli");
+    cli_throughput(&mut body, &cli_path)?;
+    out.targets = std::mem::take(&mut body.targets);
+
+    header(&mut out, started)?;
+    out.line("## Targets");
+    out.line("");
+    out.line("| target | goal | measured | verdict |");
+    out.line("|---|---|---|---|");
+    let rows: Vec<String> = out
+        .targets
+        .iter()
+        .map(|t| {
+            let verdict = match t.met {
+                Some(true) => "**met**",
+                Some(false) => "**not met**",
+                None => "not measured",
+            };
+            format!("| {} | {} | {} | {verdict} |", t.what, t.goal, t.measured)
+        })
+        .collect();
+    for r in rows {
+        out.line(r);
+    }
+    out.line("");
+    out.md.push_str(&body.md);
+    let _ = writeln!(
+        out.md,
+        "\n_Written by `make bench` (benches/src/bin/report.rs) in {:.0} s._",
+        started.elapsed().as_secs_f64()
+    );
+    std::fs::write(&out_file, &out.md)
+        .with_context(|| format!("writing {}", out_file.display()))?;
+    progress(&format!("wrote {}", out_file.display()));
+    for t in &out.targets {
+        progress(&format!(
+            "{}: {} ({})",
+            t.what,
+            t.measured,
+            match t.met {
+                Some(true) => "met",
+                Some(false) => "NOT met",
+                None => "not measured",
+            }
+        ));
+    }
+    Ok(())
+}
+
+fn header(out: &mut Out, started: Instant) -> Result<()> {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map_or("unknown".into(), |k| format!("{:.1} GiB", k / 1024.0 / 1024.0));
+    let kernel = command("uname", &["-sr"]);
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    let rustc = command("rustc", &["-V"]);
+    let commit = command("git", &["rev-parse", "--short", "HEAD"]);
+    let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
+    let date = command("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    out.line("# Benchmarks");
+    out.line("");
+    out.line(
+        "Measured by `make bench`: every figure below comes from one run of \
+         `benches/src/bin/report.rs`, and every ratio compares two figures of that same run. \
+         Times are the median per operation over the samples, with the interquartile range \
+         (IQR) and ± half the IQR relative to the median as the spread.",
+    );
+    out.line("");
+    out.line("## Machine and versions");
+    out.line("");
+    out.line("| | |");
+    out.line("|---|---|");
+    out.line(format!("| date | {date} |"));
+    out.line(format!("| CPU | {cpu}, {cores} cores |"));
+    out.line(format!("| memory | {mem} |"));
+    out.line(format!("| kernel | {kernel} |"));
+    out.line(format!(
+        "| load average at the end | {load} (the machine is shared: other builds ran beside this one) |"
+    ));
+    out.line(format!("| rustc | {rustc} |"));
+    out.line(format!(
+        "| portcullis | {} at {commit}, {} rules in the catalogue |",
+        env!("CARGO_PKG_VERSION"),
+        portcullis::rules::RULES.len()
+    ));
+    for krate in ["wasmtime", "regorus", "serde_json", "criterion"] {
+        out.line(format!(
+            "| {krate} | {} |",
+            locked_version(&lock, krate).unwrap_or_else(|| "?".into())
+        ));
+    }
+    out.line(format!(
+        "| native build | profile `bench` (opt-level 3), report run took {:.0} s |",
+        started.elapsed().as_secs_f64()
+    ));
+    out.line("");
+    Ok(())
+}
+
+fn command(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "?".into())
+}
+
+fn locked_version(lock: &str, krate: &str) -> Option<String> {
+    let needle = format!("name = \"{krate}\"\nversion = \"");
+    let at = lock.find(&needle)? + needle.len();
+    let rest = lock.get(at..)?;
+    Some(rest.split('"').next()?.to_string())
+}
+
+/// What the native host does per request: bytes in, JSON answer bytes out.
+fn native_answer(json: &[u8]) -> Vec<u8> {
+    serde_json::to_vec(&portcullis::evaluate_bytes(json)).unwrap_or_default()
+}
+
+struct Native {
+    end_to_end: Vec<Stats>,
+    answers: Vec<Value>,
+}
+
+fn native(out: &mut Out, all: &[&Input], pick: impl Fn(&Input) -> Budget) -> Result<Native> {
+    out.line("## 1. Native evaluation against the cost of parsing");
+    out.line("");
+    out.line(
+        "*parse* is `serde_json::from_slice::<Value>` of the input, the floor any JSON host pays. \
+         *evaluate* is `portcullis::evaluate` on the already parsed value under the baseline \
+         profile. *end to end* is what a native host does per request: \
+         `evaluate_bytes` (parse, detect, every rule, report) and serialising the answer to JSON bytes. \
+         The inputs are AdmissionReviews as the API server sends them, managed fields included.",
+    );
+    out.line("");
+    out.line("| input | bytes | findings | parse | evaluate (parsed) | end to end | end to end / parse |");
+    out.line("|---|---|---|---|---|---|---|");
+    let mut end_to_end = Vec::new();
+    let mut answers = Vec::new();
+    let mut worst_single: Option<(f64, &str)> = None;
+    for input in all {
+        let b = pick(input);
+        let parsed: Value = serde_json::from_slice(&input.json)?;
+        let answer = portcullis::evaluate_bytes(&input.json);
+        let findings = count_findings(&answer);
+        let parse = time(b, || serde_json::from_slice::<Value>(&input.json).ok());
+        let eval = time(b, || portcullis::evaluate(&parsed, Host::default()).ok());
+        let e2e = time(b, || native_answer(&input.json));
+        let ratio = e2e.median / parse.median;
+        if input.objects == 1 && worst_single.is_none_or(|(r, _)| ratio > r) {
+            worst_single = Some((ratio, input.name));
+        }
+        out.line(format!(
+            "| {} | {} | {findings} | {} | {} | {} | **{ratio:.2}×** |",
+            input.name,
+            input.json.len(),
+            cell(&parse),
+            cell(&eval),
+            cell(&e2e),
+        ));
+        end_to_end.push(e2e);
+        answers.push(answer);
+    }
+    if let (Some(bundle), Some(b)) = (end_to_end.last(), all.last()) {
+        out.line("");
+        out.line(format!(
+            "The bundle: {} per object end to end, {:.0} objects/s on one core.",
+            fmt_ns(bundle.median / b.objects as f64),
+            b.objects as f64 / (bundle.median / 1e9)
+        ));
+    }
+    out.line("");
+    if let Some((ratio, name)) = worst_single {
+        out.targets.push(Target {
+            what: "single admission request, native",
+            goal: "≤ 2× the cost of parsing its JSON".into(),
+            measured: format!("worst {ratio:.2}× ({name}), end to end"),
+            met: Some(ratio <= 2.0),
+        });
+    }
+    Ok(Native {
+        end_to_end,
+        answers,
+    })
+}
+
+fn count_findings(answer: &Value) -> usize {
+    ["violations", "warnings"]
+        .iter()
+        .filter_map(|k| answer.get(*k).and_then(Value::as_array))
+        .map(Vec::len)
+        .sum()
+}
+
+fn wasm(
+    out: &mut Out,
+    all: &[&Input],
+    native: &Native,
+    pick: impl Fn(&Input) -> Budget,
+) -> Result<()> {
+    out.line("## 2. Through WebAssembly under wasmtime");
+    out.line("");
+    let path = Path::new(GENERIC);
+    if !path.exists() {
+        out.line(format!("`{GENERIC}` is missing (run `make wasm-generic`): not measured."));
+        out.line("");
+        return Ok(());
+    }
+    let bytes = std::fs::read(path)?;
+    let engine = wasmtime::Engine::default();
+    let compile = time(Budget::QUICK, || wasmtime::Module::new(&engine, &bytes).ok());
+    let serialized = engine.precompile_module(&bytes)?;
+    // SAFETY: the bytes were produced just above by `precompile_module` of this same engine.
+    let deserialize = time(Budget::QUICK, || unsafe {
+        wasmtime::Module::deserialize(&engine, &serialized).ok()
+    });
+    let generic = Generic::load(path)?;
+    let instantiate = time(Budget::QUICK, || generic.instance().ok());
+    out.line(format!(
+        "`portcullis.wasm` (generic JSON ABI), default wasmtime `Config` (Cranelift). \
+         *reused* keeps one instance and calls `alloc`, `evaluate`, `dealloc` per request, \
+         copying the answer out; *per call* creates a `Store` and instance from the \
+         precompiled `InstancePre` for every request. *memory* is the instance's linear memory \
+         after evaluating that input repeatedly (wasm memory never shrinks, so this is its peak)."
+    ));
+    out.line("");
+    out.line(format!("- compile (Cranelift, once per process): {}", cell(&compile)));
+    out.line(format!(
+        "- load precompiled module (`Module::deserialize`, {} bytes): {}",
+        serialized.len(),
+        cell(&deserialize)
+    ));
+    out.line(format!("- instantiate (new `Store` + instance): {}", cell(&instantiate)));
+    out.line("");
+    out.line("| input | native end to end | wasm, instance reused | reused / native | wasm, instance per call | per call / native | memory |");
+    out.line("|---|---|---|---|---|---|---|");
+    let mut worst: Option<(f64, &str)> = None;
+    let mut mismatches = Vec::new();
+    for (i, input) in all.iter().enumerate() {
+        let b = pick(input);
+        let mut guest = generic.instance()?;
+        let answer: Value = serde_json::from_slice(&guest.evaluate(&input.json)?)?;
+        if native.answers.get(i) != Some(&answer) {
+            mismatches.push(input.name);
+        }
+        let reused = time(b, || guest.evaluate(&input.json).ok());
+        let memory = guest.memory_bytes();
+        let per_call = time(b, || {
+            generic
+                .instance()
+                .and_then(|mut g| g.evaluate(&input.json))
+                .ok()
+        });
+        let Some(nat) = native.end_to_end.get(i) else {
+            continue;
+        };
+        let r = reused.median / nat.median;
+        if input.objects == 1 && worst.is_none_or(|(w, _)| r > w) {
+            worst = Some((r, input.name));
+        }
+        out.line(format!(
+            "| {} | {} | {} | **{r:.2}×** | {} | {:.2}× | {} |",
+            input.name,
+            fmt_ns(nat.median),
+            cell(&reused),
+            cell(&per_call),
+            per_call.median / nat.median,
+            kib(memory as u64)
+        ));
+    }
+    out.line("");
+    if mismatches.is_empty() {
+        out.line("Every wasm answer equals the native answer, byte for byte after parsing.");
+    } else {
+        out.line(format!(
+            "**The wasm answer differs from the native one for: {}** (an older dist/ build?).",
+            mismatches.join(", ")
+        ));
+    }
+    out.line("");
+    if let Some((r, name)) = worst {
+        out.targets.push(Target {
+            what: "wasmtime vs native",
+            goal: "within 2× of native".into(),
+            measured: format!("worst {r:.2}× ({name}), instance reused"),
+            met: Some(r <= 2.0),
+        });
+    }
+    opa(out, all, native, pick)?;
+    Ok(())
+}
+
+fn opa(out: &mut Out, all: &[&Input], native: &Native, pick: impl Fn(&Input) -> Budget) -> Result<()> {
+    out.line("### portcullis-opa.wasm through the OPA call sequence");
+    out.line("");
+    let path = Path::new(OPA);
+    if !path.exists() {
+        out.line(format!(
+            "`{OPA}` is not in dist/ yet (`make opa` does not build it in this tree): not measured."
+        ));
+        out.line("");
+        return Ok(());
+    }
+    let opa = match Opa::load(path) {
+        Ok(o) => o,
+        Err(e) => {
+            out.line(format!("`{OPA}` did not load: {e:#}. Not measured."));
+            out.line("");
+            return Ok(());
+        }
+    };
+    let instantiate = time(Budget::QUICK, || opa.instance().ok());
+    out.line(
+        "The npm / Rust `opa-wasm` fast path: instantiate with a 5-page imported memory, \
+         `builtins`, `opa_malloc` + `opa_json_parse` of `{}` as data, `entrypoints`; then per \
+         request the input is written at the data heap pointer and `opa_eval` returns the \
+         JSON result set, read up to its NUL.",
+    );
+    out.line("");
+    out.line(format!(
+        "- instantiate and load (the SDK's sequence): {}",
+        cell(&instantiate)
+    ));
+    out.line("");
+    out.line("| input | native end to end | OPA ABI, instance reused | / native | memory |");
+    out.line("|---|---|---|---|---|");
+    for (i, input) in all.iter().enumerate() {
+        let b = pick(input);
+        let mut guest = match opa.instance() {
+            Ok(g) => g,
+            Err(e) => {
+                out.line(format!("| {} | instance failed: {e:#} | | | |", input.name));
+                continue;
+            }
+        };
+        if let Err(e) = guest.evaluate(&input.json) {
+            out.line(format!("| {} | evaluation failed: {e:#} | | | |", input.name));
+            continue;
+        }
+        let reused = time(b, || guest.evaluate(&input.json).ok());
+        let Some(nat) = native.end_to_end.get(i) else {
+            continue;
+        };
+        out.line(format!(
+            "| {} | {} | {} | {:.2}× | {} |",
+            input.name,
+            fmt_ns(nat.median),
+            cell(&reused),
+            reused.median / nat.median,
+            kib(guest.memory_bytes() as u64)
+        ));
+    }
+    out.line("");
+    Ok(())
+}
+
+fn rego_twin(
+    out: &mut Out,
+    all: &[&Input],
+    native: &Native,
+    pick: impl Fn(&Input) -> Budget,
+) -> Result<()> {
+    out.line("## 3. Against the same rules in Rego under regorus");
+    out.line("");
+    out.line(format!(
+        "`benches/rego/` holds a Rego twin of {} exposure and ingress rules ({}), written as a \
+         Gatekeeper user would. regorus parses the same JSON input into its own value and \
+         evaluates `data.portcullis.violation`; the policy is compiled once and the engine \
+         reused. portcullis runs its whole catalogue on the same bytes, end to end, so the \
+         ratio is conservative.",
+        rego::RULES.len(),
+        rego::RULES.join(", ")
+    ));
+    out.line("");
+    let mut twin = Twin::load()?;
+    out.line("| input | portcullis end to end | Rego twin (regorus) | Rego / portcullis | findings: twin / portcullis (same rules) |");
+    out.line("|---|---|---|---|---|");
+    let mut worst: Option<(f64, &str)> = None;
+    for (i, input) in all.iter().enumerate() {
+        let b = pick(input);
+        let text = std::str::from_utf8(&input.json)?;
+        let twin_count = twin.evaluate(text)?;
+        let rego_t = time(b, || twin.evaluate(text).ok());
+        let Some(nat) = native.end_to_end.get(i) else {
+            continue;
+        };
+        let same_rules = native.answers.get(i).map_or(0, |a| {
+            ["violations", "warnings"]
+                .iter()
+                .filter_map(|k| a.get(*k).and_then(Value::as_array))
+                .flatten()
+                .filter(|f| {
+                    f.get("rule")
+                        .and_then(Value::as_str)
+                        .is_some_and(|r| rego::RULES.contains(&r))
+                })
+                .count()
+        });
+        let r = rego_t.median / nat.median;
+        if worst.is_none_or(|(w, _)| r < w) {
+            worst = Some((r, input.name));
+        }
+        out.line(format!(
+            "| {} | {} | {} | **{r:.1}×** | {twin_count} / {same_rules} |",
+            input.name,
+            fmt_ns(nat.median),
+            cell(&rego_t),
+        ));
+    }
+    let present: Vec<&str> = rego::RULES
+        .iter()
+        .copied()
+        .filter(|id| portcullis::rules::find(id).is_some())
+        .collect();
+    out.line("");
+    out.line(format!(
+        "Of the twin's rules, {} of {} are in this build's catalogue ({}); findings of the \
+         others are counted for the twin only.",
+        present.len(),
+        rego::RULES.len(),
+        if present.is_empty() {
+            "none".to_string()
+        } else {
+            present.join(", ")
+        }
+    ));
+    out.line("");
+    if let Some((r, name)) = worst {
+        out.targets.push(Target {
+            what: "vs the Rego twin under regorus",
+            goal: "≥ 50× faster".into(),
+            measured: format!("slowest margin {r:.1}× ({name})"),
+            met: Some(r >= 50.0),
+        });
+    }
+    Ok(())
+}
+
+fn kib(bytes: u64) -> String {
+    format!("{:.1} KiB", bytes as f64 / 1024.0)
+}
+
+fn gzip_len(bytes: &[u8]) -> Result<u64> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes)?;
+    Ok(enc.finish()?.len() as u64)
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.path());
+    for e in entries {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out)?;
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn sizes(out: &mut Out) -> Result<()> {
+    out.line("## 4. Artifact sizes");
+    out.line("");
+    out.line("Every file in dist/, raw and gzipped (level 9). `make bench` builds only the generic module; the others are measured when an earlier `make wasm`/`make web` left them there.");
+    out.line("");
+    out.line("| artifact | raw | gzip -9 |");
+    out.line("|---|---|---|");
+    let mut files = Vec::new();
+    let dist = Path::new("dist");
+    if dist.is_dir() {
+        files_under(dist, &mut files)?;
+    }
+    for f in &files {
+        let bytes = std::fs::read(f)?;
+        out.line(format!(
+            "| `{}` | {} ({} B) | {} |",
+            f.display(),
+            kib(bytes.len() as u64),
+            bytes.len(),
+            kib(gzip_len(&bytes)?)
+        ));
+    }
+    let expected = [
+        "dist/portcullis.wasm",
+        "dist/portcullis-opa.wasm",
+        "dist/portcullis-kubewarden.wasm",
+        "dist/portcullis-opa-bundle.tar.gz",
+        "dist/web",
+    ];
+    let missing: Vec<&str> = expected
+        .iter()
+        .copied()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
+    out.line("");
+    if !missing.is_empty() {
+        out.line(format!(
+            "Not built in this tree, so not measured: {}.",
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        out.line("");
+    }
+    let generic = std::fs::metadata(GENERIC).map(|m| m.len()).ok();
+    out.targets.push(Target {
+        what: "`portcullis.wasm` size",
+        goal: "≤ 350 KiB after `wasm-opt -Oz`".into(),
+        measured: generic.map_or("not built".into(), |n| {
+            format!("{} ({:.2}× the limit)", kib(n), n as f64 / WASM_LIMIT as f64)
+        }),
+        met: generic.map(|n| n <= WASM_LIMIT),
+    });
+    Ok(())
+}
+
+fn cli_throughput(out: &mut Out, cli: &Path) -> Result<()> {
+    out.line("## 5. CLI throughput");
+    out.line("");
+    let target = |measured: String, met: Option<bool>| Target {
+        what: "10,000-object CLI check",
+        goal: "< 2 s on this 2-core machine".into(),
+        measured,
+        met,
+    };
+    if !cli.exists() {
+        out.line(format!(
+            "`{}` is missing (run `make cli`): not measured.",
+            cli.display()
+        ));
+        out.line("");
+        out.targets.push(target("CLI not built".into(), None));
+        return Ok(());
+    }
+    let dir = std::env::temp_dir().join(format!("portcullis-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let tree = dir.join("manifests");
+    std::fs::create_dir_all(&tree)?;
+    let bytes = inputs::write_tree(&tree, CLI_OBJECTS, 25)?;
+    let tree_s = tree.to_string_lossy().to_string();
+    let args = ["check", tree_s.as_str(), "--format", "json"];
+    // the first run warms the page cache; it is not counted
+    let first = cli::run(cli, &args, &dir)?;
+    let answer: Option<Value> = serde_json::from_slice(&first.stdout).ok();
+    let objects = answer
+        .as_ref()
+        .and_then(|a| a.pointer("/summary/objects"))
+        .and_then(Value::as_u64);
+    if objects != Some(CLI_OBJECTS as u64) {
+        let _ = std::fs::remove_dir_all(&dir);
+        out.line(format!(
+            "`portcullis check DIR --format json` did not answer with a summary of {CLI_OBJECTS} \
+             objects (exit code {:?}, summary.objects {objects:?}): the CLI's `check` is not \
+             usable in this build, so CLI throughput is not measured.",
+            first.exit_code
+        ));
+        out.line("");
+        out.targets.push(target("`check` not usable".into(), None));
+        return Ok(());
+    }
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        runs.push(cli::run(cli, &args, &dir)?);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut walls: Vec<f64> = runs.iter().map(|r| r.wall.as_secs_f64()).collect();
+    walls.sort_by(f64::total_cmp);
+    let median = portcullis_bench::measure::quantile(&walls, 0.5);
+    let q1 = portcullis_bench::measure::quantile(&walls, 0.25);
+    let q3 = portcullis_bench::measure::quantile(&walls, 0.75);
+    let rss = runs.iter().map(|r| r.max_rss_kib).max().unwrap_or(0);
+    let findings = answer.as_ref().map_or(0, count_findings);
+    out.line(format!(
+        "The bench writes {CLI_OBJECTS} objects of mixed kinds (Services, Ingresses, Deployments, \
+         ClusterRoles, ConfigMaps) as YAML, 25 documents a file in 20 folders ({:.1} MiB), then \
+         runs `portcullis check DIR --format json` (one bundle: cross-object rules see every \
+         object) 5 times after one warm-up run. Peak RSS is `ru_maxrss` from `wait4`.",
+        bytes as f64 / 1024.0 / 1024.0
+    ));
+    out.line("");
+    out.line("| objects | wall time (median of 5) | objects / s | peak RSS | findings | exit code |");
+    out.line("|---|---|---|---|---|---|");
+    out.line(format!(
+        "| {CLI_OBJECTS} | {} (IQR {}–{}) | {:.0} | {:.1} MiB | {findings} | {} |",
+        fmt_ns(median * 1e9),
+        fmt_ns(q1 * 1e9),
+        fmt_ns(q3 * 1e9),
+        CLI_OBJECTS as f64 / median,
+        rss as f64 / 1024.0,
+        first.exit_code.map_or("signal".into(), |c| c.to_string())
+    ));
+    out.line("");
+    out.targets.push(target(
+        format!("{} ({:.2}× the limit)", fmt_ns(median * 1e9), median / 2.0),
+        Some(median < 2.0),
+    ));
+    Ok(())
+}
