@@ -54,13 +54,34 @@ pub fn parse_json(input: &[u8]) -> Result<Value, Error> {
 pub fn evaluate(input: &Value, host: Host<'_>) -> Result<Report, Error> {
     let mut review = detect(input)?;
     let settings = review.settings.or(host.settings);
-    let policy = Policy::from_settings(settings)?;
+    let compiled;
+    let policy = match settings {
+        None | Some(Value::Null) => baseline()?,
+        Some(Value::Object(m)) if m.is_empty() => baseline()?,
+        Some(_) => {
+            compiled = Policy::from_settings(settings)?;
+            &compiled
+        }
+    };
     if review.inventory.is_empty() {
         if let Some(inv) = host.inventory {
             review.inventory = review::inventory(inv)?;
         }
     }
-    Ok(engine::run(&review, &policy))
+    Ok(engine::run(&review, policy))
+}
+
+/// The baseline policy, compiled once per process: hosts without settings
+/// (the generic ABI, the CLI without `--settings`) would otherwise re-read
+/// the profile and configure every rule on every request, which cost more
+/// than the rules themselves.
+fn baseline() -> Result<&'static Policy, Error> {
+    static BASELINE: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+    if let Some(p) = BASELINE.get() {
+        return Ok(p);
+    }
+    let p = Policy::from_settings(None)?;
+    Ok(BASELINE.get_or_init(|| p))
 }
 
 /// Evaluates under an already compiled policy (hosts that cache settings).

@@ -312,10 +312,9 @@ pub fn parse_version(s: &str) -> Option<(u32, u32)> {
 
 /// The `rules` map of a named profile.
 pub fn profile_rules(name: &str) -> Result<Map<String, Value>, Error> {
-    let text = PROFILES
+    let at = PROFILES
         .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, t)| *t)
+        .position(|(n, _)| *n == name)
         .ok_or_else(|| {
             Error::settings(
                 "profile",
@@ -330,14 +329,26 @@ pub fn profile_rules(name: &str) -> Result<Map<String, Value>, Error> {
                 ),
             )
         })?;
-    let doc: Value = serde_json::from_str(text)
-        .map_err(|e| Error::settings("profile", format!("profile `{name}` is corrupt: {e}")))?;
+    // hosts that pass settings with every request (Gatekeeper parameters,
+    // Kubewarden settings) compile a policy per request: parse each profile once
+    static PARSED: std::sync::OnceLock<Vec<Result<Map<String, Value>, String>>> =
+        std::sync::OnceLock::new();
+    let parsed = PARSED.get_or_init(|| PROFILES.iter().map(|(_, t)| parse_profile(t)).collect());
+    match parsed.get(at) {
+        Some(Ok(m)) => Ok(m.clone()),
+        Some(Err(e)) => Err(Error::settings("profile", format!("profile `{name}` {e}"))),
+        None => Err(Error::settings(
+            "profile",
+            format!("unknown profile `{name}`"),
+        )),
+    }
+}
+
+fn parse_profile(text: &str) -> Result<Map<String, Value>, String> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| format!("is corrupt: {e}"))?;
     match doc.get("rules") {
         Some(Value::Object(m)) => Ok(m.clone()),
-        _ => Err(Error::settings(
-            "profile",
-            format!("profile `{name}` has no rules map"),
-        )),
+        _ => Err("has no rules map".to_string()),
     }
 }
 
