@@ -12,9 +12,11 @@ fn native(c: &mut Criterion) {
     let mut group = c.benchmark_group("native");
     for input in &all {
         group.throughput(Throughput::Bytes(input.json.len() as u64));
-        group.bench_with_input(BenchmarkId::new("parse", input.name), &input.json, |b, j| {
-            b.iter(|| serde_json::from_slice::<Value>(black_box(j)).ok())
-        });
+        group.bench_with_input(
+            BenchmarkId::new("parse", input.name),
+            &input.json,
+            |b, j| b.iter(|| serde_json::from_slice::<Value>(black_box(j)).ok()),
+        );
         let parsed: Value = serde_json::from_slice(&input.json).unwrap_or_default();
         group.bench_with_input(BenchmarkId::new("evaluate", input.name), &parsed, |b, v| {
             b.iter(|| portcullis::evaluate(black_box(v), Host::default()).ok())

@@ -70,7 +70,8 @@ impl GenericGuest {
         if ptr == 0 {
             bail!("alloc({len}) failed");
         }
-        self.memory.write(&mut self.store, ptr as u32 as usize, input)?;
+        self.memory
+            .write(&mut self.store, ptr as u32 as usize, input)?;
         let packed = self.evaluate.call(&mut self.store, (ptr, len))?;
         self.dealloc.call(&mut self.store, (ptr, len))?;
         let (rptr, rlen) = ((packed >> 32) as u32, (packed & 0xffff_ffff) as u32);
@@ -156,7 +157,8 @@ impl Opa {
         let base = heap_get.call(&mut store, ())?;
         let e = entrypoints.call(&mut store, ())?;
         let listed = dump.call(&mut store, e)?;
-        let listed: serde_json::Value = serde_json::from_slice(&read_cstr(&memory, &store, listed)?)?;
+        let listed: serde_json::Value =
+            serde_json::from_slice(&read_cstr(&memory, &store, listed)?)?;
         let entrypoint = listed
             .get("portcullis/main")
             .and_then(serde_json::Value::as_i64)
@@ -183,15 +185,25 @@ impl OpaGuest {
         let need = at + input.len();
         let have = self.memory.data_size(&self.store);
         if need > have {
-            self.memory
-                .grow(&mut self.store, need.div_ceil(PAGE).saturating_sub(have / PAGE) as u64)?;
+            self.memory.grow(
+                &mut self.store,
+                need.div_ceil(PAGE).saturating_sub(have / PAGE) as u64,
+            )?;
         }
         self.memory.write(&mut self.store, at, input)?;
         let len = i32::try_from(input.len())?;
         self.heap_ptr_set.call(&mut self.store, self.data_heap)?;
         let result = self.eval.call(
             &mut self.store,
-            (0, self.entrypoint, self.data, self.data_heap, len, self.data_heap + len, 0),
+            (
+                0,
+                self.entrypoint,
+                self.data,
+                self.data_heap,
+                len,
+                self.data_heap + len,
+                0,
+            ),
         )?;
         read_cstr(&self.memory, &self.store, result)
     }

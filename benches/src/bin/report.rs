@@ -4,11 +4,11 @@
 
 use anyhow::{Context as _, Result};
 use portcullis::Host;
+use portcullis_bench::cli;
 use portcullis_bench::inputs::{self, Input};
 use portcullis_bench::measure::{cell, fmt_ns, time, Budget, Stats};
 use portcullis_bench::rego::{self, Twin};
 use portcullis_bench::wasm::{Generic, Opa};
-use portcullis_bench::cli;
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -159,7 +159,9 @@ fn header(out: &mut Out, started: Instant) -> Result<()> {
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|k| k.parse::<f64>().ok())
         })
-        .map_or("unknown".into(), |k| format!("{:.1} GiB", k / 1024.0 / 1024.0));
+        .map_or("unknown".into(), |k| {
+            format!("{:.1} GiB", k / 1024.0 / 1024.0)
+        });
     let kernel = command("uname", &["-sr"]);
     let load = std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -315,13 +317,17 @@ fn wasm(
     out.line("");
     let path = Path::new(GENERIC);
     if !path.exists() {
-        out.line(format!("`{GENERIC}` is missing (run `make wasm-generic`): not measured."));
+        out.line(format!(
+            "`{GENERIC}` is missing (run `make wasm-generic`): not measured."
+        ));
         out.line("");
         return Ok(());
     }
     let bytes = std::fs::read(path)?;
     let engine = wasmtime::Engine::default();
-    let compile = time(Budget::QUICK, || wasmtime::Module::new(&engine, &bytes).ok());
+    let compile = time(Budget::QUICK, || {
+        wasmtime::Module::new(&engine, &bytes).ok()
+    });
     let serialized = engine.precompile_module(&bytes)?;
     // SAFETY: the bytes were produced just above by `precompile_module` of this same engine.
     let deserialize = time(Budget::QUICK, || unsafe {
@@ -337,13 +343,19 @@ fn wasm(
          after evaluating that input repeatedly (wasm memory never shrinks, so this is its peak)."
     ));
     out.line("");
-    out.line(format!("- compile (Cranelift, once per process): {}", cell(&compile)));
+    out.line(format!(
+        "- compile (Cranelift, once per process): {}",
+        cell(&compile)
+    ));
     out.line(format!(
         "- load precompiled module (`Module::deserialize`, {} bytes): {}",
         serialized.len(),
         cell(&deserialize)
     ));
-    out.line(format!("- instantiate (new `Store` + instance): {}", cell(&instantiate)));
+    out.line(format!(
+        "- instantiate (new `Store` + instance): {}",
+        cell(&instantiate)
+    ));
     out.line("");
     out.line("| input | native end to end | wasm, instance reused | reused / native | wasm, instance per call | per call / native | memory |");
     out.line("|---|---|---|---|---|---|---|");
@@ -403,7 +415,12 @@ fn wasm(
     Ok(())
 }
 
-fn opa(out: &mut Out, all: &[&Input], native: &Native, pick: impl Fn(&Input) -> Budget) -> Result<()> {
+fn opa(
+    out: &mut Out,
+    all: &[&Input],
+    native: &Native,
+    pick: impl Fn(&Input) -> Budget,
+) -> Result<()> {
     out.line("### portcullis-opa.wasm through the OPA call sequence");
     out.line("");
     let path = Path::new(OPA);
@@ -447,7 +464,10 @@ fn opa(out: &mut Out, all: &[&Input], native: &Native, pick: impl Fn(&Input) -> 
             }
         };
         if let Err(e) = guest.evaluate(&input.json) {
-            out.line(format!("| {} | evaluation failed: {e:#} | | | |", input.name));
+            out.line(format!(
+                "| {} | evaluation failed: {e:#} | | | |",
+                input.name
+            ));
             continue;
         }
         let reused = time(b, || guest.evaluate(&input.json).ok());
@@ -624,7 +644,11 @@ fn sizes(out: &mut Out) -> Result<()> {
         what: "`portcullis.wasm` size",
         goal: "≤ 350 KiB after `wasm-opt -Oz`".into(),
         measured: generic.map_or("not built".into(), |n| {
-            format!("{} ({:.2}× the limit)", kib(n), n as f64 / WASM_LIMIT as f64)
+            format!(
+                "{} ({:.2}× the limit)",
+                kib(n),
+                n as f64 / WASM_LIMIT as f64
+            )
         }),
         met: generic.map(|n| n <= WASM_LIMIT),
     });
@@ -695,7 +719,9 @@ fn cli_throughput(out: &mut Out, cli: &Path) -> Result<()> {
         bytes as f64 / 1024.0 / 1024.0
     ));
     out.line("");
-    out.line("| objects | wall time (median of 5) | objects / s | peak RSS | findings | exit code |");
+    out.line(
+        "| objects | wall time (median of 5) | objects / s | peak RSS | findings | exit code |",
+    );
     out.line("|---|---|---|---|---|---|");
     out.line(format!(
         "| {CLI_OBJECTS} | {} (IQR {}–{}) | {:.0} | {:.1} MiB | {findings} | {} |",
