@@ -65,14 +65,71 @@ pub fn time<T>(budget: Budget, mut f: impl FnMut() -> T) -> Stats {
         }
         per.push(t.elapsed().as_nanos() as f64 / iters as f64);
     }
-    per.sort_by(f64::total_cmp);
-    Stats {
-        median: quantile(&per, 0.5),
-        q1: quantile(&per, 0.25),
-        q3: quantile(&per, 0.75),
-        samples,
-        iters_per_sample: iters,
+    summarise(per, iters)
+}
+
+/// Two measurements taken in alternating samples, so that load from other
+/// processes falls on both alike, and their ratio `b / a` per sample pair.
+pub struct Pair {
+    pub a: Stats,
+    pub b: Stats,
+    /// Median and IQR of the per-sample ratios b / a.
+    pub ratio: Stats,
+}
+
+pub fn compare<T, U>(budget: Budget, mut a: impl FnMut() -> T, mut b: impl FnMut() -> U) -> Pair {
+    let start = Instant::now();
+    let (mut ta, mut tb, mut runs) = (0.0f64, 0.0f64, 0u64);
+    while runs < 2 || start.elapsed() < budget.warm_up {
+        let t = Instant::now();
+        std::hint::black_box(a());
+        ta += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        std::hint::black_box(b());
+        tb += t.elapsed().as_secs_f64();
+        runs += 1;
     }
+    let samples = budget.samples.max(3);
+    let sample_time = budget.measure.as_secs_f64() / (2 * samples) as f64;
+    let iters = |total: f64| ((sample_time / (total / runs as f64).max(1e-9)) as u64).max(1);
+    let (ia, ib) = (iters(ta), iters(tb));
+    let (mut pa, mut pb, mut pr) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..samples {
+        let t = Instant::now();
+        for _ in 0..ia {
+            std::hint::black_box(a());
+        }
+        let xa = t.elapsed().as_nanos() as f64 / ia as f64;
+        let t = Instant::now();
+        for _ in 0..ib {
+            std::hint::black_box(b());
+        }
+        let xb = t.elapsed().as_nanos() as f64 / ib as f64;
+        pa.push(xa);
+        pb.push(xb);
+        pr.push(if xa > 0.0 { xb / xa } else { 0.0 });
+    }
+    Pair {
+        a: summarise(pa, ia),
+        b: summarise(pb, ib),
+        ratio: summarise(pr, 1),
+    }
+}
+
+fn summarise(mut v: Vec<f64>, iters_per_sample: u64) -> Stats {
+    v.sort_by(f64::total_cmp);
+    Stats {
+        median: quantile(&v, 0.5),
+        q1: quantile(&v, 0.25),
+        q3: quantile(&v, 0.75),
+        samples: v.len(),
+        iters_per_sample,
+    }
+}
+
+/// `1.23× (IQR 1.20–1.27)` for a ratio's stats.
+pub fn ratio_cell(r: &Stats) -> String {
+    format!("{:.2}× (IQR {:.2}–{:.2})", r.median, r.q1, r.q3)
 }
 
 /// Linear interpolation between the closest ranks of sorted data.

@@ -1,11 +1,24 @@
 //! A steady loop over one input for profilers (callgrind, perf):
-//! `profile [service|ingress|deployment|clusterrole|bundle] [iterations]`.
+//! `profile [service|ingress|deployment|clusterrole|bundle] [iterations]`,
+//! or `profile tree DIR [objects]` to write the CLI's manifest tree.
 
 use portcullis_bench::inputs;
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "bundle".into());
+    if which == "tree" {
+        let dir = args.next().unwrap_or_else(|| "manifests".into());
+        let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+        match inputs::write_tree(std::path::Path::new(&dir), n, 25) {
+            Ok(bytes) => println!("{n} objects, {bytes} bytes in {dir}"),
+            Err(e) => {
+                eprintln!("profile: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1000);
     let input = match which.as_str() {
         "bundle" => inputs::bundle(1000),
