@@ -214,3 +214,35 @@ impl Check for Configured {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::ingress_common::{findings_of, test_ingress};
+    use serde_json::json;
+
+    #[test]
+    fn empty_public_host_glob_is_a_settings_error_naming_the_key() {
+        let input = json!({"objects": [test_ingress("a", "b", &[Some("x.example.com")])],
+            "settings": {"rules": {"ingress-auth-missing": {"action": "deny", "publicHosts": ["ok.example.com", " "]}}}});
+        let e = crate::evaluate(&input, crate::Host::default()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("rules.ingress-auth-missing.publicHosts[1]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn hostless_rule_is_public_only_under_a_catch_all_glob() {
+        let ing = test_ingress("a", "b", &[None]);
+        let with = |globs: serde_json::Value| {
+            findings_of(
+                "ingress-auth-missing",
+                &json!({"objects": [ing.clone()],
+                "settings": {"rules": {"ingress-auth-missing": {"action": "deny", "publicHosts": globs}}}}),
+            )
+        };
+        assert_eq!(with(json!(["*.example.com"])).len(), 1);
+        assert!(with(json!(["*"])).is_empty());
+    }
+}

@@ -202,6 +202,38 @@ impl RoutePath {
     }
 }
 
+/// For the rules' tests: (object name, path, message) of one rule's findings.
+#[cfg(test)]
+pub fn findings_of(rule: &str, input: &Value) -> Vec<(String, String, String)> {
+    let report = match crate::evaluate(input, crate::Host::default()) {
+        Ok(r) => r,
+        Err(e) => panic!("evaluation failed: {e}"),
+    };
+    report
+        .findings()
+        .filter(|f| f.rule == rule)
+        .map(|f| (f.object.name.clone(), f.path.clone(), f.message.clone()))
+        .collect()
+}
+
+/// For the rules' tests: a v1 Ingress with one rule per host (`None`: host-less).
+#[cfg(test)]
+pub fn test_ingress(ns: &str, name: &str, hosts: &[Option<&str>]) -> Value {
+    let rules: Vec<Value> = hosts
+        .iter()
+        .map(|h| {
+            let mut r = json!({"http": {"paths": [{"path": "/", "pathType": "Prefix",
+                "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}});
+            if let (Some(h), Some(m)) = (h, r.as_object_mut()) {
+                m.insert("host".into(), json!(h));
+            }
+            r
+        })
+        .collect();
+    json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": name, "namespace": ns}, "spec": {"rules": rules}})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

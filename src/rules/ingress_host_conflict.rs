@@ -159,3 +159,94 @@ impl Check for IngressHostConflict {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::ingress_common::{findings_of, test_ingress};
+    use serde_json::json;
+
+    const RULE: &str = "ingress-host-conflict";
+
+    fn settings() -> serde_json::Value {
+        json!({"rules": {RULE: "deny"}})
+    }
+
+    #[test]
+    fn inventory_conflict_names_the_other_ingress() {
+        let input = json!({
+            "objects": [test_ingress("shop", "web", &[Some("shop.example.com")])],
+            "inventory": [test_ingress("marketing", "promo", &[Some("*.example.com")])],
+            "settings": settings(),
+        });
+        let f = findings_of(RULE, &input);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].1, "/spec/rules/0/host");
+        assert!(f[0].2.contains("Ingress marketing/promo"), "{}", f[0].2);
+    }
+
+    #[test]
+    fn an_update_never_conflicts_with_its_own_older_copy() {
+        let new = test_ingress("shop", "web", &[Some("shop.example.com")]);
+        let mut old_legacy = test_ingress("shop", "web", &[Some("shop.example.com")]);
+        old_legacy["apiVersion"] = json!("extensions/v1beta1");
+        let request = json!({
+            "uid": "1", "operation": "UPDATE",
+            "kind": {"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"},
+            "object": new, "oldObject": new,
+        });
+        // Gatekeeper's data.inventory, holding the object as synced before the update
+        let inventory = json!({"namespace": {"shop": {
+            "networking.k8s.io/v1": {"Ingress": {"web": new}},
+            "extensions/v1beta1": {"Ingress": {"web": old_legacy}},
+        }}});
+        let report = crate::evaluate(
+            &json!({"review": request, "parameters": settings()}),
+            crate::Host {
+                settings: None,
+                inventory: Some(&inventory),
+            },
+        )
+        .unwrap();
+        assert!(
+            report.findings().all(|f| f.rule != RULE),
+            "{:?}",
+            report.to_value()
+        );
+    }
+
+    #[test]
+    fn gatekeeper_inventory_with_a_rival_denies() {
+        let request = json!({
+            "uid": "1", "operation": "CREATE",
+            "kind": {"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"},
+            "object": test_ingress("shop", "web", &[Some("x.a.com")]),
+        });
+        let inventory = json!({"namespace": {"other": {"networking.k8s.io/v1": {"Ingress": {
+            "rival": test_ingress("other", "rival", &[Some("*.a.com")])}}}}});
+        let report = crate::evaluate(
+            &json!({"review": request, "parameters": settings()}),
+            crate::Host {
+                settings: None,
+                inventory: Some(&inventory),
+            },
+        )
+        .unwrap();
+        let hits: Vec<_> = report.findings().filter(|f| f.rule == RULE).collect();
+        assert_eq!(hits.len(), 1);
+        assert!(hits[0].message.contains("other/rival"));
+    }
+
+    #[test]
+    fn hostless_rules_meet_only_each_other() {
+        let input = json!({
+            "objects": [
+                test_ingress("a", "one", &[None, Some("x.example.com")]),
+                test_ingress("b", "two", &[None]),
+            ],
+            "settings": settings(),
+        });
+        let f = findings_of(RULE, &input);
+        let paths: Vec<_> = f.iter().map(|(n, p, _)| format!("{n}{p}")).collect();
+        assert_eq!(paths, ["one/spec/rules/0", "two/spec/rules/0"]);
+    }
+}

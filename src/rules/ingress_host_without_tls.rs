@@ -93,3 +93,26 @@ impl Check for IngressHostWithoutTls {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::ingress_common::findings_of;
+    use serde_json::json;
+
+    #[test]
+    fn legacy_default_backend_path_is_in_the_objects_own_shape() {
+        let ing = json!({"apiVersion": "networking.k8s.io/v1beta1", "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"tls": [{"hosts": ["a.example.com"], "secretName": "t"}],
+                "backend": {"serviceName": "web", "servicePort": 80},
+                "rules": [{"host": "a.example.com", "http": {"paths": [{"path": "/",
+                    "backend": {"serviceName": "web", "servicePort": "http"}}]}},
+                    {"http": {"paths": [{"backend": {"serviceName": "web", "servicePort": 80}}]}}]}});
+        let f = findings_of(
+            "ingress-host-without-tls",
+            &json!({"objects": [ing], "settings": {"rules": {"ingress-host-without-tls": "deny"}}}),
+        );
+        let paths: Vec<&str> = f.iter().map(|(_, p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["/spec/rules/1", "/spec/backend"]);
+    }
+}

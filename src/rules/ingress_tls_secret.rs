@@ -198,3 +198,54 @@ impl Check for IngressTlsSecret {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::ingress_common::findings_of;
+    use serde_json::json;
+
+    const RULE: &str = "ingress-tls-secret";
+
+    fn ingress() -> serde_json::Value {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"tls": [{"hosts": ["a.example.com"], "secretName": "a-tls"}]}})
+    }
+
+    #[test]
+    fn secret_found_in_the_inventory() {
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": "a-tls", "namespace": "shop"},
+            "data": {"tls.crt": "eA==", "tls.key": "eA=="}});
+        let input = json!({"objects": [ingress()], "inventory": [secret],
+            "settings": {"rules": {RULE: "deny"}}});
+        assert!(findings_of(RULE, &input).is_empty());
+    }
+
+    #[test]
+    fn inventory_secrets_without_ours_report_it_absent() {
+        let other = json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": "b-tls", "namespace": "shop"},
+            "data": {"tls.crt": "eA==", "tls.key": "eA=="}});
+        let input = json!({"objects": [ingress()], "inventory": [other],
+            "settings": {"rules": {RULE: "deny"}}});
+        let f = findings_of(RULE, &input);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].1, "/spec/tls/0/secretName");
+    }
+
+    #[test]
+    fn sealed_and_external_secrets_are_sources() {
+        for source in [
+            json!({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+                "metadata": {"name": "a-tls", "namespace": "shop"}, "spec": {}}),
+            json!({"apiVersion": "external-secrets.io/v1beta1", "kind": "ExternalSecret",
+                "metadata": {"name": "from-vault", "namespace": "shop"},
+                "spec": {"target": {"name": "a-tls"}}}),
+        ] {
+            let input = json!({"objects": [ingress(), source],
+                "settings": {"rules": {RULE: "deny"}}});
+            assert!(findings_of(RULE, &input).is_empty());
+        }
+    }
+}
