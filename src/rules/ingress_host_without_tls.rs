@@ -19,14 +19,15 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],
-    what: "An Ingress that has TLS entries but leaves some of what it routes outside them: each rule host \
-           no TLS entry lists, each rule without a host, and the default backend (`spec.defaultBackend`, \
+    what: "Everything an Ingress routes must be covered by one of its TLS entries: each rule host no TLS \
+           entry lists, each rule without a host, and the default backend (`spec.defaultBackend`, \
            `spec.backend` in v1beta1) are reported one by one, with their path. Matching is wildcard-aware: \
            a TLS host `*.example.com` covers `a.example.com` but neither `example.com` nor \
            `a.b.example.com` (a wildcard stands for exactly one label). A TLS entry that lists no hosts \
            covers every host, the host-less rules and the default backend included (the Ingress API's \
            meaning: the controller's default). A rule host is reported once even if several rules repeat \
-           it. An Ingress with no TLS at all is left to `ingress-tls-missing`.",
+           it. An Ingress with no TLS at all is reported here host by host as well (as a `requireTLS` \
+           check would), besides the single `ingress-tls-missing` finding.",
     why: "A host missing from every TLS entry is served over plain HTTP, or with a certificate that does \
           not name it, while its neighbours look protected: the partial TLS hides the gap. Host-less rules \
           and the default backend answer for any name, so they need a TLS entry without hosts.",
@@ -43,10 +44,13 @@ plain_rule!(IngressHostWithoutTls, META);
 impl Check for IngressHostWithoutTls {
     fn check(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some(spec) = obj.ingress() else { return };
-        if spec.tls.as_ref().is_none_or(|t| t.is_empty()) {
-            return;
-        }
         let name = obj.display_name();
+        let no_tls = spec.tls.as_ref().is_none_or(|t| t.is_empty());
+        let none_note = if no_tls {
+            " (the Ingress has no TLS entry at all)"
+        } else {
+            ""
+        };
         let mut seen: Vec<String> = Vec::new();
         for (i, rule) in spec.rules.iter().flatten().enumerate() {
             match rule_host(rule.host.as_ref()) {
@@ -59,7 +63,7 @@ impl Check for IngressHostWithoutTls {
                     out.push(Hit::new(
                         rule_host_pointer(i, true),
                         format!(
-                            "{name} routes host `{host}` but no TLS entry covers it: that host is served over \
+                            "{name} routes host `{host}` but no TLS entry covers it{none_note}: that host is served over \
                              plain HTTP or with a certificate that does not name it. Add `{host}` to a \
                              `spec.tls` entry whose Secret's certificate names it (a `*.` wildcard covers one \
                              label only)."
@@ -73,7 +77,7 @@ impl Check for IngressHostWithoutTls {
                     out.push(Hit::new(
                         rule_host_pointer(i, rule.host.is_some()),
                         format!(
-                            "{name} has a rule without a host (rule {i}): it answers for any name, and only a \
+                            "{name} has a rule without a host (rule {i}){none_note}: it answers for any name, and only a \
                              TLS entry without hosts covers it, so it is served without TLS. Give the rule a \
                              host listed in `spec.tls`, or add a TLS entry without hosts."
                         ),
@@ -86,7 +90,7 @@ impl Check for IngressHostWithoutTls {
                 obj.ingress_path("/spec/defaultBackend"),
                 format!(
                     "{name} has a default backend, which answers for every name no rule matches, and no TLS \
-                     entry without hosts covers it: that traffic is served without TLS. Remove the default \
+                     entry without hosts covers it{none_note}: that traffic is served without TLS. Remove the default \
                      backend, or add a TLS entry without hosts whose certificate the controller serves."
                 ),
             ));
