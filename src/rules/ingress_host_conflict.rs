@@ -32,7 +32,8 @@ static META: RuleMeta = RuleMeta {
            by different controllers and do not conflict; an Ingress without a class may be picked up by the \
            default class, so it is compared with every class. An object never conflicts with another copy \
            of itself (same namespace and name, in either Ingress API group), so an UPDATE checked against an \
-           inventory holding its older version passes. One finding per rule, naming the other Ingresses.",
+           inventory holding its older version passes. Default backends are left out: they only answer what no \
+           rule matches. One finding per rule, naming the other Ingresses.",
     why: "When two Ingresses claim the same host and path, the controller picks one by its own ordering \
           (creation time, name) and the other is silently shadowed, or the two are merged. Anyone allowed \
           to create an Ingress in any namespace can thereby take over another team's host or path, capture \
