@@ -137,6 +137,10 @@ test("entrypoint 0 answers Gatekeeper and Kubewarden opa mode in their shapes", 
   assert.equal(only(policy.evaluate({ request })).response.allowed, true);
   assert.deepEqual(only(policy.evaluate({ review: request, parameters: { rules: { "service-type-loadbalancer": "off" } } })), []);
 
+  // an OPA server's data document: the settings under the bundle's root
+  policy.setData({ portcullis: { rules: { "service-type-loadbalancer": "off" } }, system: {} });
+  assert.equal(only(policy.evaluate({ request })).response.allowed, true);
+
   // bad settings fail closed in both shapes
   policy.setData({ profle: "strict" });
   const denied = only(policy.evaluate({ request }));

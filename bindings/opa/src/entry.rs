@@ -61,11 +61,17 @@ fn has_key(v: &Value, key: &str) -> bool {
 }
 
 /// The host's data: settings, with the synced objects beside them under
-/// `inventory` (Gatekeeper) or `kubernetes` (Kubewarden's opa mode).
+/// `inventory` (Gatekeeper) or `kubernetes` (Kubewarden's opa mode), either
+/// at the top or under `portcullis` (an OPA bundle's root).
 fn host_parts(data: Option<&Value>) -> (Option<Value>, Option<Value>) {
-    let Some(data) = data.filter(|d| !d.is_null()) else {
+    let Some(mut data) = data.filter(|d| !d.is_null()) else {
         return (None, None);
     };
+    // An OPA server hands over its whole data document; a bundle keeps the
+    // settings under its own root, `data.portcullis`.
+    if let Some(own) = data.get("portcullis").filter(|p| p.is_object()) {
+        data = own;
+    }
     // the core's case loader has the same split, but it is built only with YAML support
     let mut settings = data.clone();
     let inventory = settings.as_object_mut().and_then(|m| m.remove("inventory"));
@@ -285,5 +291,9 @@ mod tests {
         let (settings, inventory) = host_parts(Some(&k));
         assert_eq!(settings, Some(json!({"profile": "strict"})));
         assert_eq!(inventory, Some(json!([lb("a")])));
+        let opa = json!({"portcullis": {"profile": "strict", "inventory": []}, "system": {}});
+        let (settings, inventory) = host_parts(Some(&opa));
+        assert_eq!(settings, Some(json!({"profile": "strict"})));
+        assert_eq!(inventory, Some(json!([])));
     }
 }
