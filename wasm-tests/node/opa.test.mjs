@@ -159,8 +159,12 @@ test("hostile input gives an error answer or an abort, never a wild trap", async
     assert.equal(answer.allowed, false);
     assert.ok(answer.error.code, JSON.stringify(answer));
   }
-  const deep = JSON.parse("[".repeat(100) + "]".repeat(100));
-  assert.ok(only(policy.evaluate(deep, "portcullis/report")).error);
+  for (const depth of [100, 300]) {
+    const deep = JSON.parse("[".repeat(depth) + "]".repeat(depth));
+    assert.ok(only(policy.evaluate(deep, "portcullis/report")).error);
+    const code = only(policy.evaluate(deep, "portcullis/violation"))[0].details.error.code;
+    assert.equal(code, depth > 128 ? "invalid-json" : "invalid-input");
+  }
   assert.throws(() => policy.evaluate({}, 99), /unknown entrypoint/);
 });
 

@@ -204,11 +204,13 @@ fn run(entrypoint: i32, input: i32, data: i32) -> i32 {
     let data = term(data).and_then(|t| t.as_json());
     match entry::run(entrypoint, input, data) {
         Some(result) => store(Term::result_set(result)),
-        None => {
-            let msg = format!("portcullis: unknown entrypoint id {entrypoint}\0");
-            abort(msg.as_bytes())
-        }
+        None => unknown_entrypoint(entrypoint),
     }
+}
+
+fn unknown_entrypoint(entrypoint: i32) -> ! {
+    let msg = format!("portcullis: unknown entrypoint id {entrypoint}\0");
+    abort(msg.as_bytes())
 }
 
 #[no_mangle]
@@ -243,12 +245,25 @@ pub extern "C" fn opa_eval(
     let input_addr = if input_len == 0 {
         0
     } else {
-        match value::parse_rego(bytes(input, input_len)) {
+        let text = bytes(input, input_len);
+        match value::parse_rego(text) {
             Some(t) => store(t),
-            None => abort(b"portcullis: opa_eval: input is not JSON\0"),
+            None => {
+                // the same error, with its position, that every other host reports
+                let error = portcullis::parse_json(text)
+                    .err()
+                    .unwrap_or_else(|| portcullis::Error::input("input is not JSON"));
+                let Some(answer) = entry::failed(entrypoint, error) else {
+                    unknown_entrypoint(entrypoint)
+                };
+                return dump(store(Term::result_set(answer)), format);
+            }
         }
     };
-    let result = run(entrypoint, input_addr, data);
+    dump(run(entrypoint, input_addr, data), format)
+}
+
+fn dump(result: i32, format: i32) -> i32 {
     if format == 1 {
         opa_value_dump(result)
     } else {

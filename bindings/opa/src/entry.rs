@@ -56,6 +56,19 @@ pub fn run(entrypoint: i32, input: Option<&Value>, data: Option<&Value>) -> Opti
     })
 }
 
+/// The answer of an entrypoint to input that could not even be parsed, in
+/// the entrypoint's own shape. Entrypoint 0 cannot tell which shape its host
+/// wanted, so it gives the violation list: Gatekeeper reads it as a denial,
+/// and Kubewarden's opa mode rejects an answer without `response`.
+pub fn failed(entrypoint: i32, error: Error) -> Option<Value> {
+    Some(match entrypoint {
+        MAIN | VIOLATION => violations(Err(error)),
+        RESPONSE => response(&Value::Null, Err(error)),
+        REPORT => error.to_answer(),
+        _ => return None,
+    })
+}
+
 fn has_key(v: &Value, key: &str) -> bool {
     v.as_object().is_some_and(|m| m.contains_key(key)) && v.get("apiVersion").is_none()
 }
@@ -270,6 +283,21 @@ mod tests {
             out["response"]["warnings"].as_array().map(Vec::len),
             Some(1)
         );
+    }
+
+    #[test]
+    fn unparsable_input_fails_closed_in_each_shape() {
+        let err = || portcullis::parse_json(b"{oops").unwrap_err();
+        assert_eq!(
+            failed(MAIN, err()).unwrap()[0]["details"]["error"]["code"],
+            "invalid-json"
+        );
+        assert_eq!(
+            failed(RESPONSE, err()).unwrap()["response"]["allowed"],
+            false
+        );
+        assert_eq!(failed(REPORT, err()).unwrap()["error"]["line"], 1);
+        assert_eq!(failed(7, err()), None);
     }
 
     #[test]
