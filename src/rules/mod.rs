@@ -8,8 +8,14 @@ mod common;
 pub use common::*;
 
 // --- Exposure
+mod service_external_ips;
+mod service_external_name;
+mod service_loadbalancer_node_ports;
+mod service_loadbalancer_source_ranges;
 mod service_type_loadbalancer;
 mod service_type_nodeport;
+mod workload_host_network;
+mod workload_host_port;
 
 // --- Ingress
 
@@ -25,6 +31,12 @@ pub static RULES: &[&dyn Rule] = &[
     // Exposure
     &service_type_loadbalancer::ServiceTypeLoadBalancer,
     &service_type_nodeport::ServiceTypeNodePort,
+    &service_loadbalancer_node_ports::ServiceLoadBalancerNodePorts,
+    &service_loadbalancer_source_ranges::ServiceLoadBalancerSourceRanges,
+    &service_external_ips::ServiceExternalIps,
+    &service_external_name::ServiceExternalName,
+    &workload_host_network::WorkloadHostNetwork,
+    &workload_host_port::WorkloadHostPort,
     // Ingress
 
     // Access
