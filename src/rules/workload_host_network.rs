@@ -52,14 +52,18 @@ impl Check for WorkloadHostNetwork {
             return;
         }
         let path = join(spec_path, "hostNetwork");
-        let pods = if obj.kind == "Pod" { "it" } else { "its pods" };
+        let (who, verb) = if obj.kind == "Pod" {
+            ("it", "shares")
+        } else {
+            ("its pods", "share")
+        };
         out.push(
             Hit::new(
                 path.clone(),
                 format!(
-                    "{} sets hostNetwork: true: {pods} share the node's network, so every port they listen on is \
-                     open on the node's addresses, outside Services, the Ingress and NetworkPolicies, and they can \
-                     reach node-local services. Remove hostNetwork and expose ports through a Service.",
+                    "{} sets hostNetwork: true: {who} {verb} the node's network, so every port listened on is open \
+                     on the node's addresses, outside Services, the Ingress and NetworkPolicies, and node-local \
+                     services are in reach. Remove hostNetwork and expose ports through a Service.",
                     obj.display_name()
                 ),
             )
