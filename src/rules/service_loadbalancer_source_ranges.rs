@@ -33,9 +33,9 @@ static META: RuleMeta = RuleMeta {
            `service.beta.kubernetes.io/load-balancer-source-ranges` (comma separated), as Kubernetes reads \
            them. Entries that are not CIDR blocks (`10.0.0.0/8`; a bare address is not one) are findings too: \
            the API server rejects them. A load balancer marked internal by its cloud's annotation is only \
-           reachable from the private network, so by default it may go without ranges; an open range \
-           written out on it, or a malformed one, is still reported. Set `allowInternal: false` to hold \
-           internal load balancers to the same rule.",
+           reachable from the private network, so by default it may go without ranges or with an open one \
+           (only malformed entries are reported on it). Set `allowInternal: false` to hold internal load \
+           balancers to the same rule.",
     why: "Without source ranges the cloud opens the load balancer's firewall to the whole internet: every \
           scanner can reach the service, and its TLS and authentication are the only defence. Source ranges \
           limit it to the clients that need it (an office, a partner, a CDN's egress ranges).",
@@ -93,6 +93,8 @@ impl Check for Configured {
         }
         let name = obj.display_name();
         let internal = internal_annotation(obj);
+        // an internal load balancer is reachable from the private network only
+        let open_ok = self.allow_internal && internal.is_some();
         let field = spec
             .load_balancer_source_ranges
             .as_deref()
@@ -103,6 +105,7 @@ impl Check for Configured {
                 let path = format!("/spec/loadBalancerSourceRanges/{i}");
                 match classify(text) {
                     Entry::Fine => {}
+                    Entry::Everything(_) if open_ok => {}
                     Entry::Everything(c) => out.push(Hit::new(
                         path,
                         format!(
@@ -124,7 +127,7 @@ impl Check for Configured {
         }
         let annotation = obj.annotation(ANNOTATION).filter(|v| !v.trim().is_empty());
         let Some(value) = annotation else {
-            if self.allow_internal && internal.is_some() {
+            if open_ok {
                 return;
             }
             let note = match internal {
@@ -153,7 +156,7 @@ impl Check for Configured {
                 Entry::Invalid(m) => invalid.push(m),
             }
         }
-        if !open.is_empty() {
+        if !open.is_empty() && !open_ok {
             out.push(Hit::new(
                 path.clone(),
                 format!(
@@ -179,7 +182,7 @@ impl Check for Configured {
 
 fn internal_note(internal: Option<&str>) -> String {
     match internal {
-        Some(key) => format!(" on the private network (it is marked internal by {key})"),
+        Some(key) => format!(" on the private network (it is marked internal by {key}, and this policy sets allowInternal: false)"),
         None => String::new(),
     }
 }
@@ -249,8 +252,21 @@ mod tests {
         let spec = json!({"type": "LoadBalancer"});
         assert!(paths(ann.clone(), spec.clone(), json!("deny")).is_empty());
         assert_eq!(
-            paths(ann, spec, json!({"action": "deny", "allowInternal": false})),
+            paths(
+                ann.clone(),
+                spec,
+                json!({"action": "deny", "allowInternal": false})
+            ),
             ["/spec/type"]
+        );
+        let open = json!({"type": "LoadBalancer", "loadBalancerSourceRanges": ["0.0.0.0/0", "10.0.0.0/33"]});
+        assert_eq!(
+            paths(ann.clone(), open.clone(), json!("deny")),
+            ["/spec/loadBalancerSourceRanges/1"]
+        );
+        assert_eq!(
+            paths(ann, open, json!({"action": "deny", "allowInternal": false})).len(),
+            2
         );
     }
 }
