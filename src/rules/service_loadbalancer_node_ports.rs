@@ -90,10 +90,14 @@ impl Check for ServiceLoadBalancerNodePorts {
             for (i, _) in &pinned {
                 fix.push(json!({"op": "remove", "path": format!("/spec/ports/{i}/nodePort")}));
             }
+            let (noun, verb, pronoun) = if pinned.len() == 1 {
+                ("nodePort", "stays", "it")
+            } else {
+                ("nodePorts", "stay", "them")
+            };
             format!(
-                " It also pins nodePort {}, which stays open even with the field false: remove {}.",
-                list.join(", "),
-                if pinned.len() == 1 { "it" } else { "them" }
+                " It also pins {noun} {}, which {verb} open even with the field false: remove {pronoun}.",
+                list.join(", ")
             )
         };
         out.push(

@@ -74,9 +74,13 @@ enum Entry {
 fn classify(text: &str) -> Entry {
     let t = text.trim();
     if !t.contains('/') {
-        return Entry::Invalid(format!(
-            "`{t}` is not a CIDR block (an address needs its prefix, as in `{t}/32`)"
-        ));
+        return Entry::Invalid(match t.parse::<std::net::IpAddr>() {
+            Ok(ip) => format!(
+                "`{t}` is an address, not a CIDR block (write `{t}/{}`)",
+                if ip.is_ipv4() { 32 } else { 128 }
+            ),
+            Err(_) => format!("`{t}` is not a CIDR block"),
+        });
     }
     match Cidr::parse(t) {
         Ok(c) if c.is_everything() => Entry::Everything(c),

@@ -44,7 +44,8 @@ static META: RuleMeta = RuleMeta {
     what: "Every `hostPort` of every init, regular and ephemeral container, in Pods and in the pod templates \
            of PodTemplates, Deployments, ReplicaSets, StatefulSets, DaemonSets, ReplicationControllers, Jobs \
            and CronJobs, that is outside `allowedRanges` (by default no host port is allowed). `hostPort: 0` \
-           means unset. Containers whose image matches `exemptImages` are skipped. Each port is its own \
+           means unset. On the host network (`hostNetwork: true`) every `containerPort` is a host port, as the \
+           API server defaults `hostPort` to it, and is checked as one. Containers whose image matches `exemptImages` are skipped. Each port is its own \
            finding.",
     why: "A host port opens the container's port on the node's own address, reachable by anything that can \
           reach the node, outside Services, the Ingress and most NetworkPolicy implementations; it also ties \
@@ -86,14 +87,24 @@ impl Check for Configured {
             let list: Vec<String> = self.allowed.iter().map(ToString::to_string).collect();
             format!("this policy allows host ports {}", list.join(", "))
         };
+        let host_network = spec.host_network == Some(true);
         for (list, i, container) in spec.all_containers() {
             let image = container.image.as_deref().unwrap_or_default();
             if self.exempt_images.iter().any(|g| glob(g, image)) {
                 continue;
             }
             for (j, port) in container.ports.iter().flatten().enumerate() {
-                let Some(host_port) = port.host_port.filter(|p| *p != 0) else {
-                    continue;
+                let base = join(spec_path, &format!("{list}/{i}/ports/{j}"));
+                let declared = port.host_port.filter(|p| *p != 0);
+                // On the host network the API server defaults every hostPort
+                // to its containerPort: each container port is a host port.
+                let (host_port, path) = match (declared, host_network) {
+                    (Some(p), _) => (p, format!("{base}/hostPort")),
+                    (None, true) => match port.container_port.filter(|p| *p != 0) {
+                        Some(p) => (p, format!("{base}/containerPort")),
+                        None => continue,
+                    },
+                    (None, false) => continue,
                 };
                 if self
                     .allowed
@@ -102,26 +113,36 @@ impl Check for Configured {
                 {
                     continue;
                 }
-                let base = join(spec_path, &format!("{list}/{i}/ports/{j}"));
-                let path = format!("{base}/hostPort");
-                let mut fix = vec![json!({"op": "remove", "path": path})];
-                // a hostIP means nothing without its hostPort
-                if port.host_ip.is_some() {
-                    fix.push(json!({"op": "remove", "path": format!("{base}/hostIP")}));
-                }
-                out.push(
+                let name = obj.display_name();
+                let container_name = &container.name;
+                let exposed = "the port is open on the node's own address, reachable outside Services, the Ingress \
+                               and NetworkPolicies";
+                let hit = if host_network {
+                    // removing hostPort would not help: defaulting puts it back
                     Hit::new(
                         path,
                         format!(
-                            "{} binds host port {host_port} for container `{}` ({list}): the port is open on the \
-                             node's own address, reachable outside Services, the Ingress and NetworkPolicies, and \
-                             {allowed}. Remove hostPort and expose the container through a Service.",
-                            obj.display_name(),
-                            container.name
+                            "{name} runs on the host network, so container `{container_name}` ({list}) binds host port \
+                             {host_port}: {exposed}, and {allowed}. Take the pod off the host network and expose the \
+                             container through a Service."
                         ),
                     )
-                    .fix(fix),
-                );
+                } else {
+                    let mut fix = vec![json!({"op": "remove", "path": path})];
+                    // a hostIP means nothing without its hostPort
+                    if port.host_ip.is_some() {
+                        fix.push(json!({"op": "remove", "path": format!("{base}/hostIP")}));
+                    }
+                    Hit::new(
+                        path,
+                        format!(
+                            "{name} binds host port {host_port} for container `{container_name}` ({list}): {exposed}, \
+                             and {allowed}. Remove hostPort and expose the container through a Service."
+                        ),
+                    )
+                    .fix(fix)
+                };
+                out.push(hit);
             }
         }
     }
