@@ -147,4 +147,34 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn update_ratchet_is_not_fooled_by_shifted_entries() {
+        let svc = |ips: Value| {
+            json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "s", "namespace": "a"}, "spec": {"externalIPs": ips}})
+        };
+        let input = json!({"request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Service"},
+            "operation": "UPDATE", "namespace": "a",
+            "object": svc(json!(["6.6.6.6", "1.1.1.1"])),
+            "oldObject": svc(json!(["1.1.1.1", "2.2.2.2"]))},
+            "settings": {"rules": {"service-external-ips": "deny"}}});
+        let report = evaluate(&input, Host::default()).unwrap().to_value();
+        let of = |list: &str| -> Vec<String> {
+            report[list]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|v| v["rule"] == "service-external-ips")
+                .map(|v| v["path"].as_str().unwrap().to_string())
+                .collect()
+        };
+        // 6.6.6.6 is new although an old finding sat at its index; 1.1.1.1
+        // moved, so it is judged as new too (fail closed)
+        assert_eq!(
+            of("violations"),
+            ["/spec/externalIPs/0", "/spec/externalIPs/1"]
+        );
+        assert!(of("warnings").is_empty());
+    }
 }

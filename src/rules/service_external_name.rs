@@ -139,7 +139,7 @@ fn ip_problem(ip: IpAddr) -> String {
     };
     if ip.is_loopback() || ip.is_unspecified() {
         return format!(
-            "the loopback address {ip}: it reaches whatever follows the alias on its own host, typically the \
+            "the local address {ip}: it reaches whatever follows the alias on its own host, typically the \
              ingress controller's admin and status ports"
         );
     }

@@ -73,6 +73,9 @@ enum Entry {
 /// Kubernetes wants CIDR notation here: a bare address is refused.
 fn classify(text: &str) -> Entry {
     let t = text.trim();
+    if t.is_empty() {
+        return Entry::Invalid("an entry is empty (a stray comma?)".into());
+    }
     if !t.contains('/') {
         return Entry::Invalid(match t.parse::<std::net::IpAddr>() {
             Ok(ip) => format!(
