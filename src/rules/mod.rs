@@ -18,6 +18,16 @@ mod workload_host_network;
 mod workload_host_port;
 
 // --- Ingress
+mod ingress_auth_missing;
+mod ingress_auth_url_insecure;
+pub mod ingress_common;
+mod ingress_host_conflict;
+mod ingress_host_wildcard;
+mod ingress_host_without_tls;
+mod ingress_http_enabled;
+mod ingress_snippet_annotation;
+mod ingress_tls_missing;
+mod ingress_tls_secret;
 
 // --- Access
 
@@ -38,7 +48,15 @@ pub static RULES: &[&dyn Rule] = &[
     &workload_host_network::WorkloadHostNetwork,
     &workload_host_port::WorkloadHostPort,
     // Ingress
-
+    &ingress_tls_missing::IngressTlsMissing,
+    &ingress_host_without_tls::IngressHostWithoutTls,
+    &ingress_tls_secret::IngressTlsSecret,
+    &ingress_http_enabled::IngressHttpEnabled,
+    &ingress_auth_missing::IngressAuthMissing,
+    &ingress_auth_url_insecure::IngressAuthUrlInsecure,
+    &ingress_host_wildcard::IngressHostWildcard,
+    &ingress_host_conflict::IngressHostConflict,
+    &ingress_snippet_annotation::IngressSnippetAnnotation,
     // Access
 
     // Network
