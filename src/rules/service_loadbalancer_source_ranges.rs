@@ -25,7 +25,7 @@ static META: RuleMeta = RuleMeta {
         kind: "bool",
         default: "true",
         help: "let load balancers marked internal by their cloud's annotation (see service-type-loadbalancer) \
-               go without source ranges",
+               accept every source on the private network: no ranges, or an open one",
     }],
     what: "Services of `type: LoadBalancer` that accept every source address: no source ranges at all, or a \
            range of `0.0.0.0/0` or `::/0` (any prefix length 0). Ranges come from \
