@@ -11,6 +11,8 @@ fn main() -> anyhow::Result<()> {
             println!("wasm-post <step> <args…>");
             Ok(())
         }
-        other => anyhow::bail!("unknown step `{other}`; usage: wasm-post <step> <args…> ({rest:?})"),
+        other => {
+            anyhow::bail!("unknown step `{other}`; usage: wasm-post <step> <args…> ({rest:?})")
+        }
     }
 }
