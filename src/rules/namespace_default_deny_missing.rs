@@ -166,4 +166,37 @@ mod tests {
         let elsewhere = policy("b", json!({"podSelector": {}}));
         assert_eq!(count(&[svc("a"), elsewhere]), [1, 0]);
     }
+
+    fn admission_findings(inventory: Option<&Value>) -> usize {
+        let request = json!({
+            "request": {
+                "uid": "1", "operation": "CREATE", "namespace": "shop",
+                "kind": {"group": "", "version": "v1", "kind": "Service"},
+                "object": svc("shop")
+            },
+            "settings": {"rules": {"namespace-default-deny-missing": "deny"}}
+        });
+        let host = crate::Host {
+            settings: None,
+            inventory,
+        };
+        let report = crate::evaluate(&request, host).unwrap();
+        report
+            .violations
+            .iter()
+            .filter(|f| f.rule == "namespace-default-deny-missing")
+            .count()
+    }
+
+    #[test]
+    fn admission_reads_the_inventory_and_nothing_else() {
+        assert_eq!(admission_findings(None), 0);
+        // Gatekeeper's synced data: namespace.<ns>.<groupversion>.<Kind>.<name>
+        let protected = json!({"namespace": {"shop": {"networking.k8s.io/v1": {"NetworkPolicy": {
+            "default-deny": policy("shop", json!({"podSelector": {}}))}}}}});
+        assert_eq!(admission_findings(Some(&protected)), 0);
+        let elsewhere = json!({"namespace": {"billing": {"networking.k8s.io/v1": {"NetworkPolicy": {
+            "default-deny": policy("billing", json!({"podSelector": {}}))}}}}});
+        assert_eq!(admission_findings(Some(&elsewhere)), 1);
+    }
 }

@@ -131,13 +131,19 @@ impl Check for NetworkPolicyAllowAll {
                 .enumerate()
                 .find_map(|(j, peer)| {
                     let block = peer.ip_block.as_ref()?;
-                    open_to_all(block).map(|c| (j, c))
+                    let excepts = block.except.as_ref().is_some_and(|e| !e.is_empty());
+                    open_to_all(block).map(|c| (j, c, excepts))
                 });
-            if let Some((j, cidr)) = open {
+            if let Some((j, cidr, excepts)) = open {
+                let except_note = if excepts {
+                    " (its except entries leave most of it open)"
+                } else {
+                    ""
+                };
                 out.push(Hit::new(
                     format!("/spec/ingress/{i}/from/{j}/ipBlock/cidr"),
                     format!(
-                        "{} ingress rule #{i} admits {cidr}, every address of the internet, {}: the pods it \
+                        "{} ingress rule #{i} admits {cidr}, every address of the internet{except_note}, {}: the pods it \
                          selects are open to the world as far as the policy goes. Name the address blocks \
                          that must connect (a load balancer's or a partner's), or let the traffic in \
                          through the Ingress and admit only its controller's pods.",

@@ -69,9 +69,13 @@ pub fn granted_verbs<'w>(
         .collect()
 }
 
-/// `verbs [get, list]` in messages, as the manifest spells them.
+/// `get, list and watch`, for messages.
 pub fn show(items: &[&str]) -> String {
-    format!("[{}]", items.join(", "))
+    match items.split_last() {
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 /// Runs a check over a bundle, for the rules' unit tests: hits per object.

@@ -3,7 +3,9 @@ use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
-use crate::rules::rbac_common::{effective_rules, grants_group, grants_resource, grants_verb};
+use crate::rules::rbac_common::{
+    effective_rules, grants_group, grants_resource, grants_verb, show,
+};
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
 #[derive(Default)]
@@ -113,15 +115,28 @@ impl Check for RbacEscalationVerbs {
             if found.is_empty() {
                 continue;
             }
+            let mut how: Vec<&str> = Vec::new();
+            for f in &found {
+                let h = match f.as_str() {
+                    "escalate" => "writing roles that grant more than it holds",
+                    "bind" => "binding any role to anyone, cluster-admin included",
+                    "impersonate" => "acting as other users, groups or service accounts",
+                    _ => "running commands inside pods, with their service account tokens and Secrets",
+                };
+                if !how.contains(&h) {
+                    how.push(h);
+                }
+            }
+            let found: Vec<&str> = found.iter().map(String::as_str).collect();
             out.push(Hit::new(
                 format!("/rules/{i}/verbs"),
                 format!(
-                    "{} rule #{i} grants {}: a path from this role to cluster-admin (writing or binding roles \
-                     beyond its own, acting as another identity, or running commands in pods with their \
-                     tokens and Secrets). Keep these permissions to the few administrators and controllers \
-                     that need them, and scope them by resourceNames where the API allows.",
+                    "{} rule #{i} grants {}, that is {}: a path from this role to cluster-admin. Keep these \
+                     permissions to the few administrators and controllers that need them, and scope them by \
+                     resourceNames where the API allows.",
                     obj.display_name(),
-                    found.join(", ")
+                    show(&found),
+                    show(&how)
                 ),
             ));
         }

@@ -57,12 +57,18 @@ impl Check for RbacWildcard {
             let Some(first) = flagged.first() else {
                 continue;
             };
+            let reach = if flagged == ["nonResourceURLs"] {
+                "every non-resource URL of the API server, debug and metrics endpoints included, now and \
+                 in later versions"
+            } else {
+                "everything that exists now and everything added later: custom resources, subresources \
+                 such as pods/exec, verbs such as escalate and impersonate"
+            };
             out.push(Hit::new(
                 format!("/rules/{i}/{first}"),
                 format!(
-                    "{} rule #{i} has `*` in {}: it grants everything that exists now and everything added \
-                     later, custom resources, subresources such as pods/exec and verbs such as escalate \
-                     included. List the verbs, resources and API groups the role needs.",
+                    "{} rule #{i} has `*` in {}: it grants {reach}. List the verbs, resources and API groups \
+                     (or URLs) the role needs.",
                     obj.display_name(),
                     flagged.join(" and ")
                 ),

@@ -147,4 +147,18 @@ mod tests {
             "/spec/jobTemplate/spec/template/spec/automountServiceAccountToken"
         );
     }
+
+    #[test]
+    fn the_service_account_is_found_in_the_inventory() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "shop"},
+            "spec": {"containers": [{"name": "c", "image": "i"}]}});
+        let input = json!({
+            "objects": [pod],
+            "inventory": [{"apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"name": "default", "namespace": "shop"}, "automountServiceAccountToken": false}],
+            "settings": {"rules": {"serviceaccount-token-automount": "deny"}}
+        });
+        let report = crate::evaluate(&input, crate::Host::default()).unwrap();
+        assert!(report.violations.is_empty(), "{:?}", report.violations);
+    }
 }
