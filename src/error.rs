@@ -97,7 +97,7 @@ impl Error {
 }
 
 /// Levenshtein distance, for did-you-mean hints on keys and rule ids.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
@@ -120,10 +120,7 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// " (did you mean `x`?)" when a candidate is close enough, else "".
-pub(crate) fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> String {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
     let best = candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))

@@ -296,34 +296,18 @@ impl<'a> Object<'a> {
         pointer: &str,
         v: &Value,
     ) -> Result<T, Error> {
-        serde_path_to_error::deserialize(v).map_err(|e| {
-            let inner = e.path().to_string();
-            let mut path = pointer.to_string();
-            if inner != "." {
-                for seg in inner.split('.') {
-                    // serde_path_to_error writes sequences as `name[3]`
-                    let mut rest = seg;
-                    while let Some(open) = rest.find('[') {
-                        let (head, tail) = rest.split_at(open);
-                        if !head.is_empty() {
-                            path.push('/');
-                            path.push_str(&escape_pointer(head));
-                        }
-                        let close = tail.find(']').unwrap_or(tail.len());
-                        path.push('/');
-                        path.push_str(tail.get(1..close).unwrap_or(""));
-                        rest = tail.get(close + 1..).unwrap_or("");
-                    }
-                    if !rest.is_empty() {
-                        path.push('/');
-                        path.push_str(&escape_pointer(rest));
-                    }
-                }
-            }
+        // Plain deserialization: a path-tracking deserializer would instantiate
+        // every visitor twice and double the wasm modules' code size.
+        T::deserialize(v).map_err(|e| {
+            let message = e.to_string();
+            let path = match locate(v, &message) {
+                Some(inner) => format!("{pointer}{inner}"),
+                None => pointer.to_string(),
+            };
             Error::Object {
                 object: self.display_name(),
                 path,
-                message: e.inner().to_string(),
+                message,
             }
         })
     }
@@ -414,6 +398,53 @@ impl<'a> Object<'a> {
             Typed::Workload { spec, spec_path } => Some((spec, spec_path)),
             _ => None,
         }
+    }
+}
+
+/// Finds the node a serde error is about from the value it quotes
+/// (`invalid type: string "eighty", expected i32`): the first scalar in
+/// document order that renders the same. None when the message quotes nothing.
+fn locate(v: &Value, message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))?;
+    let (what, _) = rest.split_once(", expected")?;
+    let want: Value = if let Some(s) = what.strip_prefix("string ") {
+        serde_json::from_str(s).ok()?
+    } else if let Some(n) = what
+        .strip_prefix("integer `")
+        .or_else(|| what.strip_prefix("floating point `"))
+    {
+        serde_json::from_str(n.trim_end_matches('`')).ok()?
+    } else if let Some(b) = what.strip_prefix("boolean `") {
+        Value::Bool(b.trim_end_matches('`') == "true")
+    } else {
+        let kind = match what {
+            "map" => |v: &Value| v.is_object(),
+            "sequence" => |v: &Value| v.is_array(),
+            "null" | "unit value" => |v: &Value| v.is_null(),
+            _ => return None,
+        };
+        return find_path(v, &|n| kind(n));
+    };
+    find_path(v, &|n| n == &want)
+}
+
+fn find_path(v: &Value, hit: &dyn Fn(&Value) -> bool) -> Option<String> {
+    match v {
+        Value::Object(m) => m.iter().find_map(|(k, c)| {
+            if hit(c) {
+                return Some(format!("/{}", escape_pointer(k)));
+            }
+            find_path(c, hit).map(|p| format!("/{}{p}", escape_pointer(k)))
+        }),
+        Value::Array(a) => a.iter().enumerate().find_map(|(i, c)| {
+            if hit(c) {
+                return Some(format!("/{i}"));
+            }
+            find_path(c, hit).map(|p| format!("/{i}{p}"))
+        }),
+        _ => None,
     }
 }
 

@@ -1,5 +1,12 @@
 //! Every per-rule case and the shared conformance file, natively.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // tests fail loudly by design
+
 use portcullis::cases::{conformance_cases, policy_cases, shared_conformance_dir};
 use portcullis::{evaluate, Host};
 use std::path::Path;

@@ -1,6 +1,13 @@
 //! Registry invariants: ids, docs, profiles and cases stay in step with the rules.
 //! `make docs` (PORTCULLIS_BLESS=1) rewrites the generated docs; CI fails on drift.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // tests fail loudly by design
+
 use portcullis::docs::{doc_path, readme_with_table, rule_markdown};
 use portcullis::rules::RULES;
 use portcullis::settings::{profile_rules, PROFILES};

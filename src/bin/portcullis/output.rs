@@ -1,0 +1,300 @@
+//! The three output formats of `check`, and the rule list.
+
+use crate::{Located, Outcome};
+use portcullis::report::Action;
+use portcullis::rules::RULES;
+use serde_json::{json, Value};
+use std::fmt::Write;
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn red(&self, s: &str) -> String {
+        self.wrap("1;31", s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+    fn green(&self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+}
+
+fn patch_text(fix: &[Value]) -> String {
+    fix.iter()
+        .map(|op| {
+            let verb = op.get("op").and_then(Value::as_str).unwrap_or("?");
+            let path = op.get("path").and_then(Value::as_str).unwrap_or("?");
+            match op.get("value") {
+                Some(v) => format!("{verb} {path} = {v}"),
+                None => format!("{verb} {path}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Findings grouped by file, then object, each with its line.
+pub fn text(o: &Outcome<'_>, color: bool) -> String {
+    let p = Paint { on: color };
+    let mut s = String::new();
+    let mut last_file: Option<&str> = None;
+    let mut last_object: Option<String> = None;
+    let mut by_file: Vec<&Located<'_>> = o.located.iter().collect();
+    // group by object inside a file, objects in order of their first line
+    by_file.sort_by(|a, b| (&a.file, a.document, a.line).cmp(&(&b.file, b.document, b.line)));
+    for l in by_file {
+        if last_file != Some(l.file.as_str()) {
+            if last_file.is_some() {
+                s.push('\n');
+            }
+            let _ = writeln!(s, "{}", p.bold(&l.file));
+            last_file = Some(l.file.as_str());
+            last_object = None;
+        }
+        let object = l.finding.object.to_string();
+        if last_object.as_deref() != Some(object.as_str()) {
+            let _ = writeln!(s, "  {object}");
+            last_object = Some(object);
+        }
+        let (mark, label) = match l.finding.action {
+            Action::Deny => (p.red("✗"), p.red("deny")),
+            _ => (p.yellow("!"), p.yellow("warn")),
+        };
+        let _ = writeln!(
+            s,
+            "    {mark} {}  {label} {} {}",
+            p.dim(&format!("{}:{}", l.line, l.column)),
+            p.bold(l.finding.rule),
+            p.dim(&format!("({})", l.finding.severity.as_str()))
+        );
+        let _ = writeln!(s, "      {}", l.finding.message);
+        if let Some(fix) = &l.finding.fix {
+            let _ = writeln!(s, "      {} {}", p.green("fix:"), patch_text(fix));
+        }
+    }
+    for e in &o.loaded.errors {
+        let at = match (e.line, e.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", e.file),
+            _ => e.file.clone(),
+        };
+        let _ = writeln!(s, "{} {at}: {}", p.red("error:"), e.message);
+    }
+    for (file, msg) in &o.eval_errors {
+        let _ = writeln!(s, "{} {file}: {msg}", p.red("error:"));
+    }
+    let objects: usize = o.reports.iter().map(|r| r.summary.objects).sum();
+    let denied: usize = o.reports.iter().map(|r| r.summary.denied).sum();
+    let warned: usize = o.reports.iter().map(|r| r.summary.warned).sum();
+    let exempted: usize = o.reports.iter().map(|r| r.summary.exempted).sum();
+    if !s.is_empty() {
+        s.push('\n');
+    }
+    let verdict = if denied > 0 || !o.loaded.errors.is_empty() || !o.eval_errors.is_empty() {
+        p.red("FAIL")
+    } else {
+        p.green("PASS")
+    };
+    let _ = write!(
+        s,
+        "{verdict}: {objects} objects in {} files: {denied} denied, {warned} warnings",
+        o.loaded.files.len()
+    );
+    if exempted > 0 {
+        let _ = write!(s, ", {exempted} exempted");
+    }
+    let errors = o.loaded.errors.len() + o.eval_errors.len();
+    if errors > 0 {
+        let _ = write!(s, ", {errors} input errors");
+    }
+    s
+}
+
+fn location(l: &Located<'_>) -> Value {
+    json!({"file": l.file, "document": l.document, "line": l.line, "column": l.column})
+}
+
+/// The report shape of every host, each finding with its location.
+pub fn json(o: &Outcome<'_>) -> Value {
+    let pick = |action: Action| -> Vec<Value> {
+        o.located
+            .iter()
+            .filter(|l| (l.finding.action == Action::Deny) == (action == Action::Deny))
+            .map(|l| {
+                let mut v = serde_json::to_value(l.finding).unwrap_or(Value::Null);
+                if let Some(m) = v.as_object_mut() {
+                    m.insert("location".into(), location(l));
+                }
+                v
+            })
+            .collect()
+    };
+    let violations = pick(Action::Deny);
+    let warnings = pick(Action::Warn);
+    let errors: Vec<Value> = o
+        .loaded
+        .errors
+        .iter()
+        .map(|e| json!({"file": e.file, "line": e.line, "column": e.column, "message": e.message}))
+        .chain(
+            o.eval_errors
+                .iter()
+                .map(|(f, m)| json!({"file": f, "message": m})),
+        )
+        .collect();
+    let exempted: Vec<Value> = o
+        .reports
+        .iter()
+        .flat_map(|r| r.exempted.iter())
+        .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
+        .collect();
+    json!({
+        "allowed": violations.is_empty() && errors.is_empty(),
+        "violations": violations,
+        "warnings": warnings,
+        "exempted": exempted,
+        "errors": errors,
+        "summary": {
+            "files": o.loaded.files.len(),
+            "objects": o.reports.iter().map(|r| r.summary.objects).sum::<usize>(),
+            "denied": o.reports.iter().map(|r| r.summary.denied).sum::<usize>(),
+            "warned": o.reports.iter().map(|r| r.summary.warned).sum::<usize>(),
+        }
+    })
+}
+
+fn security_severity(s: portcullis::Severity) -> &'static str {
+    match s {
+        portcullis::Severity::Critical => "9.5",
+        portcullis::Severity::High => "8.0",
+        portcullis::Severity::Medium => "5.5",
+        portcullis::Severity::Low => "3.0",
+    }
+}
+
+const DOCS_BASE: &str = "https://github.com/portcullis-dev/portcullis/blob/main/";
+
+/// SARIF 2.1.0, as code scanning services accept it.
+pub fn sarif(o: &Outcome<'_>) -> Value {
+    let rules: Vec<Value> = RULES
+        .iter()
+        .map(|r| {
+            let m = r.meta();
+            json!({
+                "id": m.id,
+                "name": m.title,
+                "shortDescription": {"text": m.title},
+                "fullDescription": {"text": m.what},
+                "help": {"text": m.why, "markdown": portcullis::docs::rule_markdown(m)},
+                "helpUri": format!("{DOCS_BASE}{}", portcullis::docs::doc_path(m.id)),
+                "defaultConfiguration": {"level": "error"},
+                "properties": {
+                    "tags": ["security", "kubernetes", m.category.title()],
+                    "security-severity": security_severity(m.severity),
+                    "precision": "high"
+                }
+            })
+        })
+        .collect();
+    let results: Vec<Value> = o
+        .located
+        .iter()
+        .map(|l| {
+            let f = l.finding;
+            let rule_index = RULES
+                .iter()
+                .position(|r| r.meta().id == f.rule)
+                .unwrap_or(0);
+            let uri = l.file.trim_start_matches("./");
+            json!({
+                "ruleId": f.rule,
+                "ruleIndex": rule_index,
+                "level": if f.action == Action::Deny { "error" } else { "warning" },
+                "message": {"text": f.message},
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": l.line, "startColumn": l.column}
+                    },
+                    "logicalLocations": [{"name": f.object.to_string(), "kind": "resource"}]
+                }],
+                "partialFingerprints": {
+                    "portcullis/v1": format!("{}|{}|{}", f.rule, f.object, f.path)
+                },
+                "properties": {"path": f.path, "fix": f.fix}
+            })
+        })
+        .collect();
+    let notifications: Vec<Value> = o
+        .loaded
+        .errors
+        .iter()
+        .map(|e| {
+            let mut physical = json!({"artifactLocation": {"uri": e.file.trim_start_matches("./"), "uriBaseId": "%SRCROOT%"}});
+            if let (Some(line), Some(col), Some(m)) = (e.line, e.column, physical.as_object_mut()) {
+                m.insert("region".into(), json!({"startLine": line, "startColumn": col}));
+            }
+            let n = json!({"level": "error", "message": {"text": e.message}, "locations": [{"physicalLocation": physical}]});
+            n
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "portcullis",
+                "version": env!("CARGO_PKG_VERSION"),
+                "semanticVersion": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/portcullis-dev/portcullis",
+                "rules": rules
+            }},
+            "invocations": [{
+                "executionSuccessful": o.loaded.errors.is_empty() && o.eval_errors.is_empty(),
+                "toolExecutionNotifications": notifications
+            }],
+            "results": results
+        }]
+    })
+}
+
+/// `portcullis rules`: the catalogue as a table.
+pub fn rules_text() -> String {
+    let mut s = String::new();
+    let width = RULES.iter().map(|r| r.meta().id.len()).max().unwrap_or(10);
+    let mut category = None;
+    for r in RULES {
+        let m = r.meta();
+        if category != Some(m.category) {
+            let _ = writeln!(s, "\n{}", m.category.title());
+            category = Some(m.category);
+        }
+        let _ = writeln!(
+            s,
+            "  {:width$}  {:8}  {}",
+            m.id,
+            m.severity.as_str(),
+            m.title
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n`portcullis explain RULE` prints a rule's documentation."
+    );
+    s
+}
