@@ -12,6 +12,16 @@ mod service_type_loadbalancer;
 mod service_type_nodeport;
 
 // --- Ingress
+mod ingress_auth_missing;
+mod ingress_auth_url_insecure;
+pub mod ingress_common;
+mod ingress_host_conflict;
+mod ingress_host_wildcard;
+mod ingress_host_without_tls;
+mod ingress_http_enabled;
+mod ingress_snippet_annotation;
+mod ingress_tls_missing;
+mod ingress_tls_secret;
 
 // --- Access
 mod rbac_anonymous_subject;
@@ -35,7 +45,15 @@ pub static RULES: &[&dyn Rule] = &[
     &service_type_loadbalancer::ServiceTypeLoadBalancer,
     &service_type_nodeport::ServiceTypeNodePort,
     // Ingress
-
+    &ingress_tls_missing::IngressTlsMissing,
+    &ingress_host_without_tls::IngressHostWithoutTls,
+    &ingress_tls_secret::IngressTlsSecret,
+    &ingress_http_enabled::IngressHttpEnabled,
+    &ingress_auth_missing::IngressAuthMissing,
+    &ingress_auth_url_insecure::IngressAuthUrlInsecure,
+    &ingress_host_wildcard::IngressHostWildcard,
+    &ingress_host_conflict::IngressHostConflict,
+    &ingress_snippet_annotation::IngressSnippetAnnotation,
     // Access
     &rbac_wildcard::RbacWildcard,
     &rbac_anonymous_subject::RbacAnonymousSubject,
