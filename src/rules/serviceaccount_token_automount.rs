@@ -30,7 +30,9 @@ static META: RuleMeta = RuleMeta {
     what: "Pods and pod templates that do not set `automountServiceAccountToken: false`. The pod's own setting \
            wins; when it sets nothing, the ServiceAccount it runs as (`serviceAccountName`, `default` when unset) \
            is looked up in the bundle or inventory, and its `automountServiceAccountToken: false` is enough. \
-           `automountServiceAccountToken: true` on the pod is reported whatever its ServiceAccount says.",
+           `automountServiceAccountToken: true` on the pod is reported whatever its ServiceAccount says. A token the \
+           pod mounts itself (a projected `serviceAccountToken` volume) is a deliberate, visible choice and is \
+           not reported.",
     why: "An automatically mounted token lets every process in every container of the pod call the API server \
           as the pod's ServiceAccount. Most applications never call it, but anyone who takes over the \
           application (a remote code execution, a path traversal that reads files) gets that identity and \
