@@ -4,6 +4,7 @@ use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::service_type;
+use crate::{doc_refs, doc_text};
 use k8s_openapi::api::networking::v1::NetworkPolicySpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
@@ -31,22 +32,22 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Bundle,
     params: &[],
-    what: "Across a bundle of manifests (or one object with an inventory): every namespace that holds workloads \
+    what: doc_text!("Across a bundle of manifests (or one object with an inventory): every namespace that holds workloads \
            or Services (ExternalName ones aside) but no NetworkPolicy that denies ingress to all its pods by \
            default, that is one with an empty `podSelector`, `Ingress` among its policy types (as Kubernetes \
            defaults them: always, when `policyTypes` is omitted) and no ingress rules. Reported once per \
            namespace, on its first workload or Service in the bundle. A single object reviewed on its own \
-           never triggers it: there is nothing to tell whether its namespace has the policy.",
-    why: "Until a NetworkPolicy selects a pod, the pod accepts connections from every other pod in the cluster \
+           never triggers it: there is nothing to tell whether its namespace has the policy."),
+    why: doc_text!("Until a NetworkPolicy selects a pod, the pod accepts connections from every other pod in the cluster \
           and from anything that reaches the pod network. A default-deny policy makes every other policy an \
           allowlist: one compromised pod can then reach only what was deliberately opened, not every database \
-          and internal API of the namespace.",
-    denied: "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: registry.example.com/shop/web:1.4.2\n",
-    allowed: "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-ingress\n  namespace: shop\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: registry.example.com/shop/web:1.4.2\n",
-    references: &[
+          and internal API of the namespace."),
+    denied: doc_text!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: registry.example.com/shop/web:1.4.2\n"),
+    allowed: doc_text!("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-ingress\n  namespace: shop\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: registry.example.com/shop/web:1.4.2\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-deny-all-ingress-traffic",
         "https://kubernetes.io/docs/concepts/services-networking/network-policies/#the-two-sorts-of-pod-isolation",
-    ],
+    ]),
 };
 
 plain_rule!(NamespaceDefaultDenyMissing, META);

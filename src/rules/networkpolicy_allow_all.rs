@@ -5,6 +5,7 @@ use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::namespace_default_deny_missing::isolates_ingress;
+use crate::{doc_refs, doc_text};
 use k8s_openapi::api::networking::v1::{IPBlock, NetworkPolicyIngressRule};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::net::IpAddr;
@@ -21,20 +22,20 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],
-    what: "Ingress rules of a NetworkPolicy that admit everything: an empty rule `{}` or one whose `from` is \
+    what: doc_text!("Ingress rules of a NetworkPolicy that admit everything: an empty rule `{}` or one whose `from` is \
            empty and that names no ports (every source, every port), and rules with an `ipBlock` peer of \
            `0.0.0.0/0` or `::/0` whose `except` entries do not take out at least half of that address space \
            (excepting the private ranges still leaves the whole internet). One finding per rule. Ingress rules \
-           of a policy whose `policyTypes` leave out `Ingress` are ignored, as Kubernetes ignores them.",
-    why: "NetworkPolicies are allowlists: one rule that admits every source undoes the isolation of every pod \
+           of a policy whose `policyTypes` leave out `Ingress` are ignored, as Kubernetes ignores them."),
+    why: doc_text!("NetworkPolicies are allowlists: one rule that admits every source undoes the isolation of every pod \
           the policy selects, including a namespace's default-deny. Such a rule is often left over from \
-          debugging, or written to make a connection work, and makes the policy look like protection it is not.",
-    denied: "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  podSelector:\n    matchLabels: {app: api}\n  policyTypes: [Ingress]\n  ingress:\n    - from:\n        - podSelector:\n            matchLabels: {app: web}\n    - {}\n",
-    allowed: "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  podSelector:\n    matchLabels: {app: api}\n  policyTypes: [Ingress]\n  ingress:\n    - from:\n        - podSelector:\n            matchLabels: {app: web}\n      ports:\n        - port: 8080\n",
-    references: &[
+          debugging, or written to make a connection work, and makes the policy look like protection it is not."),
+    denied: doc_text!("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  podSelector:\n    matchLabels: {app: api}\n  policyTypes: [Ingress]\n  ingress:\n    - from:\n        - podSelector:\n            matchLabels: {app: web}\n    - {}\n"),
+    allowed: doc_text!("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  podSelector:\n    matchLabels: {app: api}\n  policyTypes: [Ingress]\n  ingress:\n    - from:\n        - podSelector:\n            matchLabels: {app: web}\n      ports:\n        - port: 8080\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/services-networking/network-policies/#allow-all-ingress-traffic",
         "https://kubernetes.io/docs/concepts/services-networking/network-policies/#networkpolicy-resource",
-    ],
+    ]),
 };
 
 plain_rule!(NetworkPolicyAllowAll, META);

@@ -4,6 +4,7 @@ use crate::params::Params;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
+use crate::{doc_refs, doc_text};
 
 pub struct RbacAnonymousSubject;
 
@@ -32,23 +33,23 @@ static META: RuleMeta = RuleMeta {
             help: "names of the roles (roleRef.name, exact) such bindings may grant",
         },
     ],
-    what: "RoleBindings and ClusterRoleBindings with a subject `system:anonymous` or `system:unauthenticated` \
+    what: doc_text!("RoleBindings and ClusterRoleBindings with a subject `system:anonymous` or `system:unauthenticated` \
            (of kind User or Group; names match exactly), and with `includeAuthenticated: true` the group \
            `system:authenticated`. One finding per such subject. Bindings to a role named in `allowedRoles` are \
            allowed, and so are bindings to the API server's own bootstrap ClusterRoles that only expose health, \
            version, discovery and self-review (`system:public-info-viewer`, `system:discovery`, \
-           `system:basic-user`).",
-    why: "Requests without credentials reach the API server as `system:anonymous` in the group \
+           `system:basic-user`)."),
+    why: doc_text!("Requests without credentials reach the API server as `system:anonymous` in the group \
           `system:unauthenticated` whenever anonymous authentication is on, as it is by default. Whatever a \
           binding grants them, anyone who can reach the API server gets, with no identity to audit or revoke. \
-          `system:authenticated` is nearly as wide: every service account token of every namespace is in it.",
-    denied: "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: public-read\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: view\nsubjects:\n  - apiGroup: rbac.authorization.k8s.io\n    kind: Group\n    name: system:unauthenticated\n",
-    allowed: "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: support-read\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: view\nsubjects:\n  - apiGroup: rbac.authorization.k8s.io\n    kind: Group\n    name: support-team\n",
-    references: &[
+          `system:authenticated` is nearly as wide: every service account token of every namespace is in it."),
+    denied: doc_text!("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: public-read\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: view\nsubjects:\n  - apiGroup: rbac.authorization.k8s.io\n    kind: Group\n    name: system:unauthenticated\n"),
+    allowed: doc_text!("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: support-read\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: view\nsubjects:\n  - apiGroup: rbac.authorization.k8s.io\n    kind: Group\n    name: support-team\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/reference/access-authn-authz/authentication/#anonymous-requests",
         "https://kubernetes.io/docs/reference/access-authn-authz/rbac/#discovery-roles",
         "https://kubernetes.io/docs/concepts/security/rbac-good-practices/",
-    ],
+    ]),
 };
 
 /// The API server's own bootstrap ClusterRoles that it binds to these groups:

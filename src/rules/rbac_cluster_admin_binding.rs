@@ -4,6 +4,7 @@ use crate::params::Params;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
+use crate::{doc_refs, doc_text};
 use k8s_openapi::api::rbac::v1::Subject;
 
 pub struct RbacClusterAdminBinding;
@@ -26,20 +27,20 @@ static META: RuleMeta = RuleMeta {
         help: "subjects that may hold cluster-admin, as `User:<name>`, `Group:<name>` or \
                `ServiceAccount:<namespace>/<name>` (exact)",
     }],
-    what: "RoleBindings and ClusterRoleBindings whose `roleRef` is the ClusterRole `cluster-admin`: one finding \
+    what: doc_text!("RoleBindings and ClusterRoleBindings whose `roleRef` is the ClusterRole `cluster-admin`: one finding \
            per subject, unless the subject is listed in `allowedSubjects`. The group `system:masters` is never \
            reported: its members bypass authorization altogether, so the built-in `cluster-admin` binding to it \
            grants nothing more. A RoleBinding to `cluster-admin` is reported too: it gives full control of its \
-           namespace.",
-    why: "cluster-admin can do anything to any object: read every Secret, run anything on any node, and grant \
+           namespace."),
+    why: doc_text!("cluster-admin can do anything to any object: read every Secret, run anything on any node, and grant \
           itself or others any permission. Each binding to it is one more credential whose theft is the loss of \
-          the cluster; people and controllers should hold roles that list what they need.",
-    denied: "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: ci-admin\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n  - kind: ServiceAccount\n    name: deployer\n    namespace: ci\n",
-    allowed: "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: ci-deployer\n  namespace: shop\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: edit\nsubjects:\n  - kind: ServiceAccount\n    name: deployer\n    namespace: ci\n",
-    references: &[
+          the cluster; people and controllers should hold roles that list what they need."),
+    denied: doc_text!("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: ci-admin\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n  - kind: ServiceAccount\n    name: deployer\n    namespace: ci\n"),
+    allowed: doc_text!("apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: ci-deployer\n  namespace: shop\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: edit\nsubjects:\n  - kind: ServiceAccount\n    name: deployer\n    namespace: ci\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/reference/access-authn-authz/rbac/#user-facing-roles",
         "https://kubernetes.io/docs/concepts/security/rbac-good-practices/#least-privilege",
-    ],
+    ]),
 };
 
 /// Members of this group are let through before RBAC is consulted.

@@ -6,6 +6,7 @@ use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::rbac_common::{
     effective_rules, grants_group, grants_resource, grants_verb, show,
 };
+use crate::{doc_refs, doc_text};
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
 #[derive(Default)]
@@ -23,22 +24,22 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],
-    what: "Rules of a Role or ClusterRole that grant the verbs `escalate`, `bind` or `impersonate` (named on any \
+    what: doc_text!("Rules of a Role or ClusterRole that grant the verbs `escalate`, `bind` or `impersonate` (named on any \
            resource, or through `*` verbs on the resources they act on: roles and clusterroles, users, groups, \
            serviceaccounts, uids, userextras), or `create` on `pods/exec` or `pods/attach` (spelled out, or \
            through `*` verbs, `*` or `*/exec` resources and the `*` API group). One finding per offending rule. \
-           Aggregated ClusterRoles are left to the roles they aggregate.",
-    why: "These permissions are worth more than they look. `escalate` lets a subject write roles granting more \
+           Aggregated ClusterRoles are left to the roles they aggregate."),
+    why: doc_text!("These permissions are worth more than they look. `escalate` lets a subject write roles granting more \
           than it holds; `bind` lets it bind any existing role, cluster-admin included, to itself; `impersonate` \
           lets it act as any user, group or service account; exec and attach run commands inside pods with \
-          their service account tokens and mounted Secrets. Each is a path to cluster-admin.",
-    denied: "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: debugger\nrules:\n  - apiGroups: [\"\"]\n    resources: [pods, pods/log]\n    verbs: [get, list]\n  - apiGroups: [\"\"]\n    resources: [pods/exec]\n    verbs: [create]\n",
-    allowed: "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: debugger\nrules:\n  - apiGroups: [\"\"]\n    resources: [pods, pods/log]\n    verbs: [get, list]\n",
-    references: &[
+          their service account tokens and mounted Secrets. Each is a path to cluster-admin."),
+    denied: doc_text!("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: debugger\nrules:\n  - apiGroups: [\"\"]\n    resources: [pods, pods/log]\n    verbs: [get, list]\n  - apiGroups: [\"\"]\n    resources: [pods/exec]\n    verbs: [create]\n"),
+    allowed: doc_text!("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: debugger\nrules:\n  - apiGroups: [\"\"]\n    resources: [pods, pods/log]\n    verbs: [get, list]\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/security/rbac-good-practices/#privilege-escalation-risks",
         "https://kubernetes.io/docs/reference/access-authn-authz/rbac/#restrictions-on-role-creation-or-update",
         "https://kubernetes.io/docs/reference/access-authn-authz/authentication/#user-impersonation",
-    ],
+    ]),
 };
 
 plain_rule!(RbacEscalationVerbs, META);

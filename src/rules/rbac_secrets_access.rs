@@ -4,6 +4,7 @@ use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::rbac_common::{effective_rules, granted_verbs, has_resource_names, show};
+use crate::{doc_refs, doc_text};
 
 #[derive(Default)]
 pub struct RbacSecretsAccess;
@@ -20,20 +21,20 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],
-    what: "Rules of a Role or ClusterRole that grant `get`, `list` or `watch` on `secrets` in the core API group, \
+    what: doc_text!("Rules of a Role or ClusterRole that grant `get`, `list` or `watch` on `secrets` in the core API group, \
            spelled out or through `*` in verbs, resources or apiGroups. One finding per offending rule. A rule \
            limited by `resourceNames` to named Secrets is allowed: that is the narrow grant this rule asks for. \
-           Aggregated ClusterRoles are left to the roles they aggregate.",
-    why: "Secrets hold credentials: service account tokens, TLS keys, database passwords, cloud keys. `list` and \
+           Aggregated ClusterRoles are left to the roles they aggregate."),
+    why: doc_text!("Secrets hold credentials: service account tokens, TLS keys, database passwords, cloud keys. `list` and \
           `watch` return every Secret's content, not only their names, so a role that can list Secrets in a \
           namespace holds every credential of that namespace (and of the cluster, for a ClusterRole bound \
-          cluster-wide), including tokens of service accounts more privileged than itself.",
-    denied: "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: config-reader\nrules:\n  - apiGroups: [\"\"]\n    resources: [configmaps, secrets]\n    verbs: [get, list, watch]\n",
-    allowed: "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: config-reader\n  namespace: shop\nrules:\n  - apiGroups: [\"\"]\n    resources: [configmaps]\n    verbs: [get, list, watch]\n  - apiGroups: [\"\"]\n    resources: [secrets]\n    resourceNames: [shop-db-credentials]\n    verbs: [get]\n",
-    references: &[
+          cluster-wide), including tokens of service accounts more privileged than itself."),
+    denied: doc_text!("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: config-reader\nrules:\n  - apiGroups: [\"\"]\n    resources: [configmaps, secrets]\n    verbs: [get, list, watch]\n"),
+    allowed: doc_text!("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: config-reader\n  namespace: shop\nrules:\n  - apiGroups: [\"\"]\n    resources: [configmaps]\n    verbs: [get, list, watch]\n  - apiGroups: [\"\"]\n    resources: [secrets]\n    resourceNames: [shop-db-credentials]\n    verbs: [get]\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/security/rbac-good-practices/#listing-secrets",
         "https://kubernetes.io/docs/concepts/configuration/secret/#least-privilege-secrets",
-    ],
+    ]),
 };
 
 plain_rule!(RbacSecretsAccess, META);

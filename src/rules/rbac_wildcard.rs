@@ -4,6 +4,7 @@ use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::rbac_common::effective_rules;
+use crate::{doc_refs, doc_text};
 
 #[derive(Default)]
 pub struct RbacWildcard;
@@ -20,19 +21,19 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],
-    what: "Every rule of a Role or ClusterRole (not only the first) whose `verbs`, `resources`, `apiGroups` or \
+    what: doc_text!("Every rule of a Role or ClusterRole (not only the first) whose `verbs`, `resources`, `apiGroups` or \
            `nonResourceURLs` contain `*`. One finding per offending rule, at the first wildcarded field. \
            An aggregated ClusterRole (one with `aggregationRule`) is skipped: the aggregation controller \
-           replaces its rules with those of the roles it selects, and those roles are checked themselves.",
-    why: "A wildcard grants every verb, resource or API group that exists today and every one added later, \
+           replaces its rules with those of the roles it selects, and those roles are checked themselves."),
+    why: doc_text!("A wildcard grants every verb, resource or API group that exists today and every one added later, \
           custom resources and subresources such as `pods/exec` included, and `*` verbs include `escalate`, \
-          `bind` and `impersonate`. What a role can do should be readable from the role.",
-    denied: "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: deployer\n  namespace: shop\nrules:\n  - apiGroups: [\"\"]\n    resources: [configmaps]\n    verbs: [get]\n  - apiGroups: [apps]\n    resources: [\"*\"]\n    verbs: [\"*\"]\n",
-    allowed: "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: deployer\n  namespace: shop\nrules:\n  - apiGroups: [\"\"]\n    resources: [configmaps]\n    verbs: [get]\n  - apiGroups: [apps]\n    resources: [deployments]\n    verbs: [get, list, watch, update, patch]\n",
-    references: &[
+          `bind` and `impersonate`. What a role can do should be readable from the role."),
+    denied: doc_text!("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: deployer\n  namespace: shop\nrules:\n  - apiGroups: [\"\"]\n    resources: [configmaps]\n    verbs: [get]\n  - apiGroups: [apps]\n    resources: [\"*\"]\n    verbs: [\"*\"]\n"),
+    allowed: doc_text!("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: deployer\n  namespace: shop\nrules:\n  - apiGroups: [\"\"]\n    resources: [configmaps]\n    verbs: [get]\n  - apiGroups: [apps]\n    resources: [deployments]\n    verbs: [get, list, watch, update, patch]\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/security/rbac-good-practices/#least-privilege",
         "https://kubernetes.io/docs/reference/access-authn-authz/rbac/#aggregated-clusterroles",
-    ],
+    ]),
 };
 
 plain_rule!(RbacWildcard, META);

@@ -3,6 +3,7 @@ use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
+use crate::{doc_refs, doc_text};
 use serde_json::{json, Value};
 
 #[derive(Default)]
@@ -27,22 +28,22 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Bundle,
     params: &[],
-    what: "Pods and pod templates that do not set `automountServiceAccountToken: false`. The pod's own setting \
+    what: doc_text!("Pods and pod templates that do not set `automountServiceAccountToken: false`. The pod's own setting \
            wins; when it sets nothing, the ServiceAccount it runs as (`serviceAccountName`, `default` when unset) \
            is looked up in the bundle or inventory, and its `automountServiceAccountToken: false` is enough. \
            `automountServiceAccountToken: true` on the pod is reported whatever its ServiceAccount says. A token the \
            pod mounts itself (a projected `serviceAccountToken` volume) is a deliberate, visible choice and is \
-           not reported.",
-    why: "An automatically mounted token lets every process in every container of the pod call the API server \
+           not reported."),
+    why: doc_text!("An automatically mounted token lets every process in every container of the pod call the API server \
           as the pod's ServiceAccount. Most applications never call it, but anyone who takes over the \
           application (a remote code execution, a path traversal that reads files) gets that identity and \
-          whatever RBAC grants it. Pods that need the API should say so explicitly.",
-    denied: "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: registry.example.com/shop/web:1.4.2\n",
-    allowed: "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      automountServiceAccountToken: false\n      containers:\n        - name: web\n          image: registry.example.com/shop/web:1.4.2\n",
-    references: &[
+          whatever RBAC grants it. Pods that need the API should say so explicitly."),
+    denied: doc_text!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: registry.example.com/shop/web:1.4.2\n"),
+    allowed: doc_text!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      automountServiceAccountToken: false\n      containers:\n        - name: web\n          image: registry.example.com/shop/web:1.4.2\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/#opt-out-of-api-credential-automounting",
         "https://kubernetes.io/docs/concepts/security/service-accounts/",
-    ],
+    ]),
 };
 
 plain_rule!(ServiceAccountTokenAutomount, META);
