@@ -30,8 +30,17 @@ mod ingress_tls_missing;
 mod ingress_tls_secret;
 
 // --- Access
+mod rbac_anonymous_subject;
+mod rbac_cluster_admin_binding;
+mod rbac_common;
+mod rbac_escalation_verbs;
+mod rbac_secrets_access;
+mod rbac_wildcard;
+mod serviceaccount_token_automount;
 
 // --- Network
+mod namespace_default_deny_missing;
+mod networkpolicy_allow_all;
 
 // --- Control plane
 
@@ -58,9 +67,15 @@ pub static RULES: &[&dyn Rule] = &[
     &ingress_host_conflict::IngressHostConflict,
     &ingress_snippet_annotation::IngressSnippetAnnotation,
     // Access
-
+    &rbac_wildcard::RbacWildcard,
+    &rbac_anonymous_subject::RbacAnonymousSubject,
+    &rbac_cluster_admin_binding::RbacClusterAdminBinding,
+    &rbac_secrets_access::RbacSecretsAccess,
+    &rbac_escalation_verbs::RbacEscalationVerbs,
+    &serviceaccount_token_automount::ServiceAccountTokenAutomount,
     // Network
-
+    &namespace_default_deny_missing::NamespaceDefaultDenyMissing,
+    &networkpolicy_allow_all::NetworkPolicyAllowAll,
     // Control plane
 
     // Versions
