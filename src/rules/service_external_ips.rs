@@ -5,6 +5,7 @@ use crate::params::Params;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
+use crate::{doc_refs, doc_text};
 use serde_json::json;
 use std::net::IpAddr;
 
@@ -24,21 +25,21 @@ static META: RuleMeta = RuleMeta {
         default: "[]",
         help: "external IPs allowed, as IPv4 or IPv6 CIDR blocks or single addresses; empty allows none",
     }],
-    what: "Every entry of `spec.externalIPs`, on a Service of any type, that is not inside one of \
+    what: doc_text!("Every entry of `spec.externalIPs`, on a Service of any type, that is not inside one of \
            `allowedCidrs` (IPv4 and IPv6; an IPv4-mapped IPv6 address counts as its IPv4 address). With no \
            allowlist every external IP is a finding. Entries that are not IP addresses are findings too. \
-           Each entry is reported on its own path.",
-    why: "Any address in `externalIPs` makes kube-proxy on every node capture traffic to it and send it to \
+           Each entry is reported on its own path."),
+    why: doc_text!("Any address in `externalIPs` makes kube-proxy on every node capture traffic to it and send it to \
           the Service: whoever can create a Service can take over traffic meant for another address, inside \
           the cluster or out (CVE-2020-8554, a man-in-the-middle by design, with no fix in Kubernetes itself). \
-          Only addresses the cluster's operators hand out should ever appear there.",
-    denied: "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  selector: {app: api}\n  ports:\n    - port: 443\n  externalIPs:\n    - 1.1.1.1\n",
-    allowed: "# with allowedCidrs: [\"203.0.113.0/24\"]\napiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  selector: {app: api}\n  ports:\n    - port: 443\n  externalIPs:\n    - 203.0.113.10\n",
-    references: &[
+          Only addresses the cluster's operators hand out should ever appear there."),
+    denied: doc_text!("apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  selector: {app: api}\n  ports:\n    - port: 443\n  externalIPs:\n    - 1.1.1.1\n"),
+    allowed: doc_text!("# with allowedCidrs: [\"203.0.113.0/24\"]\napiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  selector: {app: api}\n  ports:\n    - port: 443\n  externalIPs:\n    - 203.0.113.10\n"),
+    references: doc_refs!(&[
         "https://github.com/kubernetes/kubernetes/issues/97076",
         "https://kubernetes.io/docs/concepts/services-networking/service/#external-ips",
         "https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/#denyserviceexternalips",
-    ],
+    ]),
 };
 
 struct Configured {

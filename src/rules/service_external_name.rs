@@ -5,6 +5,7 @@ use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
 use crate::rules::service_type;
+use crate::{doc_refs, doc_text};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub struct ServiceExternalName;
@@ -23,25 +24,25 @@ static META: RuleMeta = RuleMeta {
         default: "cluster.local",
         help: "the cluster's DNS domain: names under it are in-cluster names",
     }],
-    what: "Services of `type: ExternalName` whose `spec.externalName` is an IP address (IPv4, IPv6, or a \
+    what: doc_text!("Services of `type: ExternalName` whose `spec.externalName` is an IP address (IPv4, IPv6, or a \
            numeric form a resolver reads as IPv4, like `127.1` or `2130706433`), `localhost` or a \
            `*.localhost` name, a cloud metadata endpoint or link-local address (`169.254.169.254`, \
            `metadata.google.internal`, `fd00:ec2::254`…), or an in-cluster name: `*.svc`, \
            `*.svc.<clusterDomain>`, `*.<clusterDomain>`, `*.cluster.local`, or a bare single-label name. \
-           A trailing dot and letter case do not matter.",
-    why: "An ExternalName Service is a DNS alias that ingress controllers and service meshes follow and proxy \
+           A trailing dot and letter case do not matter."),
+    why: doc_text!("An ExternalName Service is a DNS alias that ingress controllers and service meshes follow and proxy \
           to. Pointed at another namespace's Service it lets anyone who may create Services in one namespace \
           reach, through the shared ingress controller, what NetworkPolicies and namespaces were meant to \
           keep apart (CVE-2021-25740); pointed at localhost, a link-local or metadata address, it turns the \
           proxy into a way into the node itself or the cloud's credentials. External names should name \
-          external hosts.",
-    denied: "apiVersion: v1\nkind: Service\nmetadata:\n  name: billing\n  namespace: team-a\nspec:\n  type: ExternalName\n  externalName: payments.team-b.svc.cluster.local\n",
-    allowed: "apiVersion: v1\nkind: Service\nmetadata:\n  name: billing\n  namespace: team-a\nspec:\n  type: ExternalName\n  externalName: api.payments.example.com\n",
-    references: &[
+          external hosts."),
+    denied: doc_text!("apiVersion: v1\nkind: Service\nmetadata:\n  name: billing\n  namespace: team-a\nspec:\n  type: ExternalName\n  externalName: payments.team-b.svc.cluster.local\n"),
+    allowed: doc_text!("apiVersion: v1\nkind: Service\nmetadata:\n  name: billing\n  namespace: team-a\nspec:\n  type: ExternalName\n  externalName: api.payments.example.com\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/services-networking/service/#externalname",
         "https://github.com/kubernetes/kubernetes/issues/103675",
         "https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/",
-    ],
+    ]),
 };
 
 struct Configured {

@@ -4,6 +4,7 @@ use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::service_type;
+use crate::{doc_refs, doc_text};
 use serde_json::{json, Value};
 
 #[derive(Default)]
@@ -18,20 +19,20 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],
-    what: "Services of `type: LoadBalancer` that do not set `spec.allocateLoadBalancerNodePorts: false`, \
+    what: doc_text!("Services of `type: LoadBalancer` that do not set `spec.allocateLoadBalancerNodePorts: false`, \
            and explicit `nodePort`s on a LoadBalancer Service, which Kubernetes opens even when that field \
-           is false.",
-    why: "By default a LoadBalancer Service is also a NodePort Service: every port gets a node port \
+           is false."),
+    why: doc_text!("By default a LoadBalancer Service is also a NodePort Service: every port gets a node port \
           (30000-32767) on every node, reachable by anything that can reach a node, around the load \
           balancer's source ranges and the Ingress's TLS and authentication. Load balancers that send \
           traffic straight to pod IPs (AWS NLB/ALB in IP mode, GKE container-native, MetalLB, Cilium) \
-          do not need them.",
-    denied: "apiVersion: v1\nkind: Service\nmetadata:\n  name: gateway\n  namespace: edge\nspec:\n  type: LoadBalancer\n  selector: {app: gateway}\n  ports:\n    - port: 443\n      targetPort: 8443\n",
-    allowed: "apiVersion: v1\nkind: Service\nmetadata:\n  name: gateway\n  namespace: edge\nspec:\n  type: LoadBalancer\n  allocateLoadBalancerNodePorts: false\n  selector: {app: gateway}\n  ports:\n    - port: 443\n      targetPort: 8443\n",
-    references: &[
+          do not need them."),
+    denied: doc_text!("apiVersion: v1\nkind: Service\nmetadata:\n  name: gateway\n  namespace: edge\nspec:\n  type: LoadBalancer\n  selector: {app: gateway}\n  ports:\n    - port: 443\n      targetPort: 8443\n"),
+    allowed: doc_text!("apiVersion: v1\nkind: Service\nmetadata:\n  name: gateway\n  namespace: edge\nspec:\n  type: LoadBalancer\n  allocateLoadBalancerNodePorts: false\n  selector: {app: gateway}\n  ports:\n    - port: 443\n      targetPort: 8443\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/services-networking/service/#load-balancer-nodeport-allocation",
         "https://kubernetes.io/docs/reference/kubernetes-api/service-resources/service-v1/#ServiceSpec",
-    ],
+    ]),
 };
 
 plain_rule!(ServiceLoadBalancerNodePorts, META);

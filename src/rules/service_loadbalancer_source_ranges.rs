@@ -7,6 +7,7 @@ use crate::review::Context;
 use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
 use crate::rules::service_type;
 use crate::rules::service_type_loadbalancer::internal_annotation;
+use crate::{doc_refs, doc_text};
 
 pub struct ServiceLoadBalancerSourceRanges;
 
@@ -27,7 +28,7 @@ static META: RuleMeta = RuleMeta {
         help: "let load balancers marked internal by their cloud's annotation (see service-type-loadbalancer) \
                accept every source on the private network: no ranges, or an open one",
     }],
-    what: "Services of `type: LoadBalancer` that accept every source address: no source ranges at all, or a \
+    what: doc_text!("Services of `type: LoadBalancer` that accept every source address: no source ranges at all, or a \
            range of `0.0.0.0/0` or `::/0` (any prefix length 0). Ranges come from \
            `spec.loadBalancerSourceRanges`, or, when that is empty, from the annotation \
            `service.beta.kubernetes.io/load-balancer-source-ranges` (comma separated), as Kubernetes reads \
@@ -35,16 +36,16 @@ static META: RuleMeta = RuleMeta {
            the API server rejects them. A load balancer marked internal by its cloud's annotation is only \
            reachable from the private network, so by default it may go without ranges or with an open one \
            (only malformed entries are reported on it). Set `allowInternal: false` to hold internal load \
-           balancers to the same rule.",
-    why: "Without source ranges the cloud opens the load balancer's firewall to the whole internet: every \
+           balancers to the same rule."),
+    why: doc_text!("Without source ranges the cloud opens the load balancer's firewall to the whole internet: every \
           scanner can reach the service, and its TLS and authentication are the only defence. Source ranges \
-          limit it to the clients that need it (an office, a partner, a CDN's egress ranges).",
-    denied: "apiVersion: v1\nkind: Service\nmetadata:\n  name: gateway\n  namespace: edge\nspec:\n  type: LoadBalancer\n  loadBalancerSourceRanges:\n    - 0.0.0.0/0\n  selector: {app: gateway}\n  ports:\n    - port: 443\n",
-    allowed: "apiVersion: v1\nkind: Service\nmetadata:\n  name: gateway\n  namespace: edge\nspec:\n  type: LoadBalancer\n  loadBalancerSourceRanges:\n    - 203.0.113.0/24\n    - 2001:db8:10::/48\n  selector: {app: gateway}\n  ports:\n    - port: 443\n",
-    references: &[
+          limit it to the clients that need it (an office, a partner, a CDN's egress ranges)."),
+    denied: doc_text!("apiVersion: v1\nkind: Service\nmetadata:\n  name: gateway\n  namespace: edge\nspec:\n  type: LoadBalancer\n  loadBalancerSourceRanges:\n    - 0.0.0.0/0\n  selector: {app: gateway}\n  ports:\n    - port: 443\n"),
+    allowed: doc_text!("apiVersion: v1\nkind: Service\nmetadata:\n  name: gateway\n  namespace: edge\nspec:\n  type: LoadBalancer\n  loadBalancerSourceRanges:\n    - 203.0.113.0/24\n    - 2001:db8:10::/48\n  selector: {app: gateway}\n  ports:\n    - port: 443\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/tasks/access-application-cluster/create-external-load-balancer/#restrict-source-ips",
         "https://kubernetes.io/docs/reference/kubernetes-api/service-resources/service-v1/#ServiceSpec",
-    ],
+    ]),
 };
 
 struct Configured {

@@ -3,6 +3,7 @@ use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
+use crate::{doc_refs, doc_text};
 use serde_json::json;
 
 #[derive(Default)]
@@ -27,18 +28,18 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],
-    what: "`hostNetwork: true` in a Pod or in the pod template of a PodTemplate, Deployment, ReplicaSet, \
-           StatefulSet, DaemonSet, ReplicationController, Job or CronJob.",
-    why: "A pod on the host network shares the node's network interfaces: every port it listens on is open \
+    what: doc_text!("`hostNetwork: true` in a Pod or in the pod template of a PodTemplate, Deployment, ReplicaSet, \
+           StatefulSet, DaemonSet, ReplicationController, Job or CronJob."),
+    why: doc_text!("A pod on the host network shares the node's network interfaces: every port it listens on is open \
           on the node's addresses, outside any Service, Ingress or NetworkPolicy, and it can reach and sniff \
           node-local services (the kubelet, the cloud metadata endpoint, other pods' host ports). Only node \
-          agents such as CNI plugins need it.",
-    denied: "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: api}\n  template:\n    metadata:\n      labels: {app: api}\n    spec:\n      hostNetwork: true\n      containers:\n        - name: api\n          image: registry.example.com/api:1.4\n",
-    allowed: "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: api}\n  template:\n    metadata:\n      labels: {app: api}\n    spec:\n      containers:\n        - name: api\n          image: registry.example.com/api:1.4\n",
-    references: &[
+          agents such as CNI plugins need it."),
+    denied: doc_text!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: api}\n  template:\n    metadata:\n      labels: {app: api}\n    spec:\n      hostNetwork: true\n      containers:\n        - name: api\n          image: registry.example.com/api:1.4\n"),
+    allowed: doc_text!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: api}\n  template:\n    metadata:\n      labels: {app: api}\n    spec:\n      containers:\n        - name: api\n          image: registry.example.com/api:1.4\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline",
         "https://kubernetes.io/docs/concepts/configuration/overview/#services",
-    ],
+    ]),
 };
 
 plain_rule!(WorkloadHostNetwork, META);

@@ -4,6 +4,7 @@ use crate::params::{Params, PortRange};
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
+use crate::{doc_refs, doc_text};
 use serde_json::json;
 
 pub struct WorkloadHostPort;
@@ -41,21 +42,21 @@ static META: RuleMeta = RuleMeta {
                    (`registry.example.com/node-agents/*`)",
         },
     ],
-    what: "Every `hostPort` of every init, regular and ephemeral container, in Pods and in the pod templates \
+    what: doc_text!("Every `hostPort` of every init, regular and ephemeral container, in Pods and in the pod templates \
            of PodTemplates, Deployments, ReplicaSets, StatefulSets, DaemonSets, ReplicationControllers, Jobs \
            and CronJobs, that is outside `allowedRanges` (by default no host port is allowed). `hostPort: 0` \
            means unset. On the host network (`hostNetwork: true`) every `containerPort` is a host port, as the \
            API server defaults `hostPort` to it, and is checked as one. Containers whose image matches `exemptImages` are skipped. Each port is its own \
-           finding.",
-    why: "A host port opens the container's port on the node's own address, reachable by anything that can \
+           finding."),
+    why: doc_text!("A host port opens the container's port on the node's own address, reachable by anything that can \
           reach the node, outside Services, the Ingress and most NetworkPolicy implementations; it also ties \
-          the pod to nodes where that port is free. Services and the Ingress expose pods without it.",
-    denied: "apiVersion: v1\nkind: Pod\nmetadata:\n  name: proxy\n  namespace: shop\nspec:\n  containers:\n    - name: proxy\n      image: nginx:1.27\n      ports:\n        - containerPort: 8443\n          hostPort: 443\n",
-    allowed: "apiVersion: v1\nkind: Pod\nmetadata:\n  name: proxy\n  namespace: shop\nspec:\n  containers:\n    - name: proxy\n      image: nginx:1.27\n      ports:\n        - containerPort: 8443\n",
-    references: &[
+          the pod to nodes where that port is free. Services and the Ingress expose pods without it."),
+    denied: doc_text!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: proxy\n  namespace: shop\nspec:\n  containers:\n    - name: proxy\n      image: nginx:1.27\n      ports:\n        - containerPort: 8443\n          hostPort: 443\n"),
+    allowed: doc_text!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: proxy\n  namespace: shop\nspec:\n  containers:\n    - name: proxy\n      image: nginx:1.27\n      ports:\n        - containerPort: 8443\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline",
         "https://kubernetes.io/docs/concepts/configuration/overview/#services",
-    ],
+    ]),
 };
 
 struct Configured {
