@@ -7,6 +7,7 @@ use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
 use crate::rules::ingress_common::{
     annotation_pointer, glob_match, rule_host, INGRESS_KINDS, NGINX,
 };
+use crate::{doc_refs, doc_text};
 use serde_json::Value;
 
 pub struct IngressAuthMissing;
@@ -26,7 +27,7 @@ static META: RuleMeta = RuleMeta {
         help: "globs of hosts meant to be public (`*` matches any characters, dots included): an Ingress \
                whose every host matches one is not reported",
     }],
-    what: "Ingresses with no authentication at the controller. Recognised: NGINX external auth \
+    what: doc_text!("Ingresses with no authentication at the controller. Recognised: NGINX external auth \
            (`nginx.ingress.kubernetes.io/auth-url`, the oauth2-proxy pattern; `auth-signin` alone only \
            says where to send users after a 401 from `auth-url`, so it does not count by itself), NGINX basic or \
            digest auth (`auth-type` with `auth-secret`), NGINX client certificates (`auth-tls-secret` with \
@@ -38,19 +39,19 @@ static META: RuleMeta = RuleMeta {
            name says auth (contains `auth`, `sso` or `oidc`, as in `auth-chain`, `oauth2-proxy`, \
            `authelia`). Deliberate public endpoints are not reported: hosts matching `publicHosts`, and \
            Ingresses annotated `portcullis.dev/public: \"<reason>\"`. The annotation with an empty reason is \
-           reported, since a reason is what makes it deliberate.",
-    why: "An Ingress publishes its Services to whoever can reach the controller. Applications that assume \
+           reported, since a reason is what makes it deliberate."),
+    why: doc_text!("An Ingress publishes its Services to whoever can reach the controller. Applications that assume \
           they sit behind a login, or admin and metrics endpoints that never had one, are then open to the \
           internet. Authenticating at the edge (OAuth2/OIDC through oauth2-proxy, client certificates) \
-          puts one enforced gate in front of every backend.",
-    denied: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: grafana\n  namespace: monitoring\nspec:\n  ingressClassName: nginx\n  tls:\n    - hosts: [grafana.example.com]\n      secretName: grafana-tls\n  rules:\n    - host: grafana.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: grafana, port: {number: 3000}}}}\n",
-    allowed: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: grafana\n  namespace: monitoring\n  annotations:\n    nginx.ingress.kubernetes.io/auth-url: \"http://oauth2-proxy.auth.svc.cluster.local/oauth2/auth\"\n    nginx.ingress.kubernetes.io/auth-signin: \"https://auth.example.com/oauth2/start?rd=$escaped_request_uri\"\nspec:\n  ingressClassName: nginx\n  tls:\n    - hosts: [grafana.example.com]\n      secretName: grafana-tls\n  rules:\n    - host: grafana.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: grafana, port: {number: 3000}}}}\n",
-    references: &[
+          puts one enforced gate in front of every backend."),
+    denied: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: grafana\n  namespace: monitoring\nspec:\n  ingressClassName: nginx\n  tls:\n    - hosts: [grafana.example.com]\n      secretName: grafana-tls\n  rules:\n    - host: grafana.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: grafana, port: {number: 3000}}}}\n"),
+    allowed: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: grafana\n  namespace: monitoring\n  annotations:\n    nginx.ingress.kubernetes.io/auth-url: \"http://oauth2-proxy.auth.svc.cluster.local/oauth2/auth\"\n    nginx.ingress.kubernetes.io/auth-signin: \"https://auth.example.com/oauth2/start?rd=$escaped_request_uri\"\nspec:\n  ingressClassName: nginx\n  tls:\n    - hosts: [grafana.example.com]\n      secretName: grafana-tls\n  rules:\n    - host: grafana.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: grafana, port: {number: 3000}}}}\n"),
+    references: doc_refs!(&[
         "https://kubernetes.github.io/ingress-nginx/examples/auth/oauth-external-auth/",
         "https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/#external-authentication",
         "https://doc.traefik.io/traefik/routing/providers/kubernetes-ingress/#annotations",
         "https://oauth2-proxy.github.io/oauth2-proxy/configuration/integration",
-    ],
+    ]),
 };
 
 pub const PUBLIC_ANNOTATION: &str = "portcullis.dev/public";

@@ -4,6 +4,7 @@ use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::ingress_common::{annotation_pointer, normalize_host, INGRESS_KINDS};
+use crate::{doc_refs, doc_text};
 
 #[derive(Default)]
 pub struct IngressAuthUrlInsecure;
@@ -17,21 +18,21 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],
-    what: "The NGINX `nginx.ingress.kubernetes.io/auth-url` of an Ingress when it is a plain `http://` URL to \
+    what: doc_text!("The NGINX `nginx.ingress.kubernetes.io/auth-url` of an Ingress when it is a plain `http://` URL to \
            a host outside the cluster, or when it cannot be read as an `http://` or `https://` URL with a host. \
            In-cluster names (`*.svc`, `*.svc.cluster.local`, `*.cluster.local`) and loopback \
            (`localhost`, `127.0.0.1`, `[::1]`) are fine over HTTP: that traffic stays inside the cluster \
-           network. NGINX variables in the URL (`https://$host/oauth2/auth`) are read as they are written.",
-    why: "NGINX sends every request's headers, cookies and bearer tokens included, to the auth URL, and \
+           network. NGINX variables in the URL (`https://$host/oauth2/auth`) are read as they are written."),
+    why: doc_text!("NGINX sends every request's headers, cookies and bearer tokens included, to the auth URL, and \
           trusts its answer. Over plain HTTP outside the cluster both can be read and forged on the way: the \
           credentials leak and anyone in the path can answer `200` for everybody. A URL NGINX cannot use \
-          breaks authentication altogether.",
-    denied: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: grafana\n  namespace: monitoring\n  annotations:\n    nginx.ingress.kubernetes.io/auth-url: \"http://auth.example.com/oauth2/auth\"\nspec:\n  rules:\n    - host: grafana.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: grafana, port: {number: 3000}}}}\n",
-    allowed: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: grafana\n  namespace: monitoring\n  annotations:\n    nginx.ingress.kubernetes.io/auth-url: \"http://oauth2-proxy.auth.svc.cluster.local:4180/oauth2/auth\"\nspec:\n  rules:\n    - host: grafana.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: grafana, port: {number: 3000}}}}\n",
-    references: &[
+          breaks authentication altogether."),
+    denied: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: grafana\n  namespace: monitoring\n  annotations:\n    nginx.ingress.kubernetes.io/auth-url: \"http://auth.example.com/oauth2/auth\"\nspec:\n  rules:\n    - host: grafana.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: grafana, port: {number: 3000}}}}\n"),
+    allowed: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: grafana\n  namespace: monitoring\n  annotations:\n    nginx.ingress.kubernetes.io/auth-url: \"http://oauth2-proxy.auth.svc.cluster.local:4180/oauth2/auth\"\nspec:\n  rules:\n    - host: grafana.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: grafana, port: {number: 3000}}}}\n"),
+    references: doc_refs!(&[
         "https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/#external-authentication",
         "https://oauth2-proxy.github.io/oauth2-proxy/configuration/integration",
-    ],
+    ]),
 };
 
 plain_rule!(IngressAuthUrlInsecure, META);

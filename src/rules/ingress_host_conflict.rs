@@ -7,6 +7,7 @@ use crate::rules::ingress_common::{
     hosts_overlap, ingress_class, normalize_host, rule_host, rule_host_pointer, RoutePath,
     INGRESS_KINDS,
 };
+use crate::{doc_refs, doc_text};
 use k8s_openapi::api::networking::v1::{IngressRule, IngressSpec};
 
 #[derive(Default)]
@@ -21,7 +22,7 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Bundle,
     params: &[],
-    what: "An Ingress rule whose host and path another Ingress of the bundle or the inventory also claims. \
+    what: doc_text!("An Ingress rule whose host and path another Ingress of the bundle or the inventory also claims. \
            Hosts overlap when equal (without case) or when a wildcard matches the other host (`*.a.com` and \
            `x.a.com`; `*` stands for one label); two rules without a host overlap with each other, not with \
            named hosts (which take precedence over them). Paths overlap when they are the same, or when a \
@@ -33,17 +34,17 @@ static META: RuleMeta = RuleMeta {
            default class, so it is compared with every class. An object never conflicts with another copy \
            of itself (same namespace and name, in either Ingress API group), so an UPDATE checked against an \
            inventory holding its older version passes. Default backends are left out: they only answer what no \
-           rule matches. One finding per rule, naming the other Ingresses.",
-    why: "When two Ingresses claim the same host and path, the controller picks one by its own ordering \
+           rule matches. One finding per rule, naming the other Ingresses."),
+    why: doc_text!("When two Ingresses claim the same host and path, the controller picks one by its own ordering \
           (creation time, name) and the other is silently shadowed, or the two are merged. Anyone allowed \
           to create an Ingress in any namespace can thereby take over another team's host or path, capture \
-          its traffic and the credentials in it.",
-    denied: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: shop\n  namespace: shop\nspec:\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: promo\n  namespace: marketing\nspec:\n  rules:\n    - host: \"*.example.com\"\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: promo, port: {number: 80}}}}\n",
-    allowed: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: shop\n  namespace: shop\nspec:\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: promo\n  namespace: marketing\nspec:\n  rules:\n    - host: promo.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: promo, port: {number: 80}}}}\n",
-    references: &[
+          its traffic and the credentials in it."),
+    denied: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: shop\n  namespace: shop\nspec:\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: promo\n  namespace: marketing\nspec:\n  rules:\n    - host: \"*.example.com\"\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: promo, port: {number: 80}}}}\n"),
+    allowed: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: shop\n  namespace: shop\nspec:\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: promo\n  namespace: marketing\nspec:\n  rules:\n    - host: promo.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: promo, port: {number: 80}}}}\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/services-networking/ingress/#name-based-virtual-hosting",
         "https://kubernetes.github.io/ingress-nginx/how-it-works/#building-the-nginx-model",
-    ],
+    ]),
 };
 
 plain_rule!(IngressHostConflict, META);

@@ -4,6 +4,7 @@ use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::ingress_common::{rule_host_pointer, INGRESS_KINDS};
+use crate::{doc_refs, doc_text};
 
 #[derive(Default)]
 pub struct IngressHostWildcard;
@@ -17,18 +18,18 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],
-    what: "Each Ingress rule whose host is empty (`host: \"\"`), omitted, or contains `*` \
-           (`*.example.com`), one finding per rule.",
-    why: "A rule without a host answers for every name that reaches the controller, and a wildcard for every \
+    what: doc_text!("Each Ingress rule whose host is empty (`host: \"\"`), omitted, or contains `*` \
+           (`*.example.com`), one finding per rule."),
+    why: doc_text!("A rule without a host answers for every name that reaches the controller, and a wildcard for every \
           name under a domain: traffic meant for other applications, typos and names an attacker points at \
           the cluster all land on this backend. Wildcards also let one namespace capture subdomains another \
-          team owns. Name each host explicitly.",
-    denied: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  rules:\n    - host: \"*.example.com\"\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n",
-    allowed: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n",
-    references: &[
+          team owns. Name each host explicitly."),
+    denied: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  rules:\n    - host: \"*.example.com\"\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n"),
+    allowed: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/services-networking/ingress/#hostname-wildcards",
         "https://kubernetes.io/docs/reference/kubernetes-api/service-resources/ingress-v1/#IngressRule",
-    ],
+    ]),
 };
 
 plain_rule!(IngressHostWildcard, META);

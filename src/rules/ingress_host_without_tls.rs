@@ -6,6 +6,7 @@ use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::ingress_common::{
     normalize_host, rule_host, rule_host_pointer, tls_covers, INGRESS_KINDS,
 };
+use crate::{doc_refs, doc_text};
 
 #[derive(Default)]
 pub struct IngressHostWithoutTls;
@@ -19,7 +20,7 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],
-    what: "Everything an Ingress routes must be covered by one of its TLS entries: each rule host no TLS \
+    what: doc_text!("Everything an Ingress routes must be covered by one of its TLS entries: each rule host no TLS \
            entry lists, each rule without a host, and the default backend (`spec.defaultBackend`, \
            `spec.backend` in v1beta1) are reported one by one, with their path. Matching is wildcard-aware: \
            a TLS host `*.example.com` covers `a.example.com` but neither `example.com` nor \
@@ -27,16 +28,16 @@ static META: RuleMeta = RuleMeta {
            covers every host, the host-less rules and the default backend included (the Ingress API's \
            meaning: the controller's default). A rule host is reported once even if several rules repeat \
            it. An Ingress with no TLS at all is reported here host by host as well (as a `requireTLS` \
-           check would), besides the single `ingress-tls-missing` finding.",
-    why: "A host missing from every TLS entry is served over plain HTTP, or with a certificate that does \
+           check would), besides the single `ingress-tls-missing` finding."),
+    why: doc_text!("A host missing from every TLS entry is served over plain HTTP, or with a certificate that does \
           not name it, while its neighbours look protected: the partial TLS hides the gap. Host-less rules \
-          and the default backend answer for any name, so they need a TLS entry without hosts.",
-    denied: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  tls:\n    - hosts: [shop.example.com]\n      secretName: shop-tls\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n    - host: admin.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: admin, port: {number: 80}}}}\n",
-    allowed: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  tls:\n    - hosts: [\"*.example.com\"]\n      secretName: wildcard-tls\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n    - host: admin.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: admin, port: {number: 80}}}}\n",
-    references: &[
+          and the default backend answer for any name, so they need a TLS entry without hosts."),
+    denied: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  tls:\n    - hosts: [shop.example.com]\n      secretName: shop-tls\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n    - host: admin.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: admin, port: {number: 80}}}}\n"),
+    allowed: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  tls:\n    - hosts: [\"*.example.com\"]\n      secretName: wildcard-tls\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n    - host: admin.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: admin, port: {number: 80}}}}\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/services-networking/ingress/#tls",
         "https://kubernetes.io/docs/reference/kubernetes-api/service-resources/ingress-v1/#IngressSpec",
-    ],
+    ]),
 };
 
 plain_rule!(IngressHostWithoutTls, META);

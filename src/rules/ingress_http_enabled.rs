@@ -7,6 +7,7 @@ use crate::rules::ingress_common::{
     annotation_pointer, ingress_class, is_false, is_true, remove_annotation_patch,
     set_annotation_patch, INGRESS_KINDS,
 };
+use crate::{doc_refs, doc_text};
 use k8s_openapi::api::networking::v1::IngressSpec;
 
 #[derive(Default)]
@@ -21,7 +22,7 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],
-    what: "Ingresses that keep serving plain HTTP beside HTTPS, by the annotation each controller honours: \
+    what: doc_text!("Ingresses that keep serving plain HTTP beside HTTPS, by the annotation each controller honours: \
            NGINX `nginx.ingress.kubernetes.io/ssl-redirect: \"false\"` (unless `force-ssl-redirect` is \
            \"true\"), and `nginx.ingress.kubernetes.io/force-ssl-redirect: \"false\"` when it matters, that is \
            when the Ingress has no TLS entry of its own or `ssl-redirect` is off too; a GCE Ingress \
@@ -31,16 +32,16 @@ static META: RuleMeta = RuleMeta {
            and setting `allow-http: \"false\"` when the Ingress has a TLS entry with a Secret or a GCE \
            certificate annotation (without a certificate, GCE would have no frontend left). Turning \
            `force-ssl-redirect` on is not offered as a fix: behind a proxy that does not send \
-           `X-Forwarded-Proto` it loops.",
-    why: "With HTTPS configured but HTTP still answered, the first request of a client that types the name \
+           `X-Forwarded-Proto` it loops."),
+    why: doc_text!("With HTTPS configured but HTTP still answered, the first request of a client that types the name \
           or follows an old link goes out in clear, cookies included, and can be intercepted or downgraded. \
-          Redirecting (NGINX) or closing port 80 (GCE) makes HTTPS the only way in.",
-    denied: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\n  annotations:\n    nginx.ingress.kubernetes.io/ssl-redirect: \"false\"\nspec:\n  ingressClassName: nginx\n  tls:\n    - hosts: [shop.example.com]\n      secretName: shop-tls\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n",
-    allowed: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\n  annotations:\n    kubernetes.io/ingress.allow-http: \"false\"\nspec:\n  ingressClassName: gce\n  tls:\n    - hosts: [shop.example.com]\n      secretName: shop-tls\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n",
-    references: &[
+          Redirecting (NGINX) or closing port 80 (GCE) makes HTTPS the only way in."),
+    denied: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\n  annotations:\n    nginx.ingress.kubernetes.io/ssl-redirect: \"false\"\nspec:\n  ingressClassName: nginx\n  tls:\n    - hosts: [shop.example.com]\n      secretName: shop-tls\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n"),
+    allowed: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\n  annotations:\n    kubernetes.io/ingress.allow-http: \"false\"\nspec:\n  ingressClassName: gce\n  tls:\n    - hosts: [shop.example.com]\n      secretName: shop-tls\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n"),
+    references: doc_refs!(&[
         "https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/#server-side-https-enforcement-through-redirect",
         "https://cloud.google.com/kubernetes-engine/docs/concepts/ingress-xlb#disabling_http",
-    ],
+    ]),
 };
 
 plain_rule!(IngressHttpEnabled, META);

@@ -4,6 +4,7 @@ use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::ingress_common::INGRESS_KINDS;
+use crate::{doc_refs, doc_text};
 
 #[derive(Default)]
 pub struct IngressTlsMissing;
@@ -17,21 +18,21 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],
-    what: "Ingresses (`networking.k8s.io/v1`, and the legacy `extensions/v1beta1` and \
+    what: doc_text!("Ingresses (`networking.k8s.io/v1`, and the legacy `extensions/v1beta1` and \
            `networking.k8s.io/v1beta1`) with no `spec.tls` entry, or an empty list. Whether every host is \
            covered is `ingress-host-without-tls`; whether each entry names a usable Secret is \
            `ingress-tls-secret`. Unlike a `tlsOptional` switch, an Ingress that only sets \
            `kubernetes.io/ingress.allow-http: \"false\"` is still reported: without TLS it serves nothing \
-           safely.",
-    why: "Without TLS the Ingress serves its hosts over plain HTTP: credentials, session cookies and data \
+           safely."),
+    why: doc_text!("Without TLS the Ingress serves its hosts over plain HTTP: credentials, session cookies and data \
           cross the network readable and alterable by anyone on the path. The Ingress is the one entry point \
-          that should terminate TLS for every Service behind it.",
-    denied: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - path: /\n            pathType: Prefix\n            backend:\n              service: {name: web, port: {number: 80}}\n",
-    allowed: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  tls:\n    - hosts: [shop.example.com]\n      secretName: shop-tls\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - path: /\n            pathType: Prefix\n            backend:\n              service: {name: web, port: {number: 80}}\n",
-    references: &[
+          that should terminate TLS for every Service behind it."),
+    denied: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - path: /\n            pathType: Prefix\n            backend:\n              service: {name: web, port: {number: 80}}\n"),
+    allowed: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  tls:\n    - hosts: [shop.example.com]\n      secretName: shop-tls\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - path: /\n            pathType: Prefix\n            backend:\n              service: {name: web, port: {number: 80}}\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/services-networking/ingress/#tls",
         "https://cert-manager.io/docs/usage/ingress/",
-    ],
+    ]),
 };
 
 plain_rule!(IngressTlsMissing, META);

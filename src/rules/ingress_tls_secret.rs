@@ -4,6 +4,7 @@ use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::ingress_common::INGRESS_KINDS;
+use crate::{doc_refs, doc_text};
 use serde_json::Value;
 
 #[derive(Default)]
@@ -18,7 +19,7 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Bundle,
     params: &[],
-    what: "Each `spec.tls` entry of an Ingress must name a `secretName` (`tls: [{}]` names none). \
+    what: doc_text!("Each `spec.tls` entry of an Ingress must name a `secretName` (`tls: [{}]` names none). \
            When the bundle or the inventory carries Secrets (or objects that produce them), each named Secret \
            is also looked up in the Ingress's namespace: it is reported when it is absent, when its `type` is \
            not `kubernetes.io/tls`, or when `tls.crt` or `tls.key` is missing or empty in both `data` and \
@@ -27,18 +28,18 @@ static META: RuleMeta = RuleMeta {
            cert-manager `Certificate` with that `spec.secretName`, a `SealedSecret` of that name or an \
            `ExternalSecret` whose target is that name, all in the same namespace. Evaluating a single object \
            (or a bundle and inventory without any Secret or Secret source), only the missing `secretName` is \
-           checked: Secrets kept elsewhere cannot be seen and are not assumed absent.",
-    why: "A TLS entry without a Secret makes the controller serve its default certificate, usually \
+           checked: Secrets kept elsewhere cannot be seen and are not assumed absent."),
+    why: doc_text!("A TLS entry without a Secret makes the controller serve its default certificate, usually \
           self-signed or for another name, so clients either fail or learn to click through warnings. A \
           Secret that is missing, of the wrong type or without its key pair leaves the host on that same \
-          fallback certificate (or unserved) while the manifest looks protected.",
-    denied: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  tls:\n    - hosts: [shop.example.com]\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n",
-    allowed: "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\n  annotations:\n    cert-manager.io/cluster-issuer: letsencrypt\nspec:\n  tls:\n    - hosts: [shop.example.com]\n      secretName: shop-tls\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n",
-    references: &[
+          fallback certificate (or unserved) while the manifest looks protected."),
+    denied: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  tls:\n    - hosts: [shop.example.com]\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n"),
+    allowed: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\n  annotations:\n    cert-manager.io/cluster-issuer: letsencrypt\nspec:\n  tls:\n    - hosts: [shop.example.com]\n      secretName: shop-tls\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/services-networking/ingress/#tls",
         "https://kubernetes.io/docs/concepts/configuration/secret/#tls-secrets",
         "https://cert-manager.io/docs/usage/ingress/",
-    ],
+    ]),
 };
 
 plain_rule!(IngressTlsSecret, META);
