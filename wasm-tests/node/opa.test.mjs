@@ -39,9 +39,10 @@ function dataOf(c) {
   return c.inventory.length ? { ...c.settings, inventory: c.inventory } : c.settings;
 }
 
-// The case's objects as an input that carries no settings of its own.
+// The case's objects as an input that carries no settings of its own
+// (a request is wrapped: some carry no `kind` to be recognised by alone).
 function bareInput(c) {
-  return c.request ?? c.objects;
+  return c.request ? { request: c.request } : c.objects;
 }
 
 function only(resultSet) {
