@@ -45,7 +45,9 @@ pub fn run(entrypoint: i32, input: Option<&Value>, data: Option<&Value>) -> Opti
     };
     Some(match entrypoint {
         MAIN if has_key(input, "review") => violations(report()),
-        MAIN if has_key(input, "request") => response(input, report()),
+        MAIN if has_key(input, "request") || is_admission_review(input) => {
+            response(input, report())
+        }
         MAIN | REPORT => match report() {
             Ok(r) => r.to_value(),
             Err(e) => e.to_answer(),
@@ -67,6 +69,11 @@ pub fn failed(entrypoint: i32, error: Error) -> Option<Value> {
         REPORT => error.to_answer(),
         _ => return None,
     })
+}
+
+/// A whole AdmissionReview is answered with one, as a webhook would be.
+fn is_admission_review(v: &Value) -> bool {
+    v.get("kind").and_then(Value::as_str) == Some("AdmissionReview")
 }
 
 fn has_key(v: &Value, key: &str) -> bool {
@@ -298,6 +305,15 @@ mod tests {
         );
         assert_eq!(failed(REPORT, err()).unwrap()["error"]["line"], 1);
         assert_eq!(failed(7, err()), None);
+    }
+
+    #[test]
+    fn an_admission_review_is_answered_with_one() {
+        let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                            "request": request(lb("web"))});
+        let out = run(MAIN, Some(&review), None).unwrap();
+        assert_eq!(out["response"]["uid"], "u-1");
+        assert_eq!(out["response"]["allowed"], false);
     }
 
     #[test]
