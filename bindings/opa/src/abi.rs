@@ -94,7 +94,8 @@ fn bytes<'a>(ptr: i32, len: i32) -> &'a [u8] {
 fn c_string(text: String) -> i32 {
     let mut bytes = text.into_bytes();
     bytes.push(0);
-    heap::leak_bytes(&bytes) as i32
+    // the string is the last block, so it stays where it was written
+    bytes.leak().as_ptr() as i32
 }
 
 #[no_mangle]

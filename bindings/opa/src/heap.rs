@@ -70,14 +70,6 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
     start as *mut u8
 }
 
-/// Copies bytes onto the heap; the address stays valid until the host resets the heap.
-pub fn leak_bytes(bytes: &[u8]) -> *mut u8 {
-    let p = alloc(bytes.len(), 1);
-    // SAFETY: `p` heads a fresh block of `bytes.len()` bytes.
-    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len()) };
-    p
-}
-
 struct Bump;
 
 // SAFETY: blocks never overlap: each comes from above the top, and only the
