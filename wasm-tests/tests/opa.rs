@@ -1000,3 +1000,54 @@ fn agrees_with_the_generic_module_on_independent_manifests() {
     assert!(compared > 50, "only {compared} manifests compared");
     assert!(g.store.data().aborts.is_empty());
 }
+
+// --- packaging ------------------------------------------------------------------
+
+#[test]
+fn kubewarden_metadata_declares_both_opa_modes() {
+    let root = wasm_tests::root();
+    for mode in ["gatekeeper", "opa"] {
+        let file = root.join(format!("policies/opa/metadata-{mode}.yml"));
+        let docs = portcullis::cases::read_documents(&file).unwrap();
+        let [meta] = docs.as_slice() else {
+            panic!("{}: one document", file.display())
+        };
+        assert_eq!(meta["executionMode"], mode);
+        assert_eq!(meta["mutating"], false);
+        let rules = meta["rules"].as_array().unwrap();
+        assert!(!rules.is_empty());
+        for rule in rules {
+            for key in ["apiGroups", "apiVersions", "resources"] {
+                assert!(!rule[key].as_array().unwrap().is_empty(), "{mode}: {key}");
+            }
+            assert_eq!(rule["operations"], json!(["CREATE", "UPDATE"]));
+        }
+        for key in ["title", "description", "license", "source"] {
+            let v = &meta["annotations"][format!("io.kubewarden.policy.{key}")];
+            assert!(v.is_string(), "{mode}: annotation {key}");
+        }
+    }
+}
+
+#[test]
+fn bundle_manifest_names_every_entrypoint() {
+    let root = wasm_tests::root();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(root.join("policies/opa/.manifest")).unwrap())
+            .unwrap();
+    let mut g = Guest::new(5, None);
+    let e: i32 = g.call("entrypoints", ());
+    let entrypoints = g.dump(e);
+    let wasm = manifest["wasm"].as_array().unwrap();
+    assert_eq!(wasm.len(), entrypoints.as_object().unwrap().len());
+    for w in wasm {
+        assert_eq!(w["module"], "/policy.wasm");
+        let name = w["entrypoint"].as_str().unwrap();
+        assert!(entrypoints.get(name).is_some(), "{name}");
+        let root_name = name.split('/').next().unwrap();
+        assert!(manifest["roots"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(root_name)));
+    }
+}
