@@ -42,35 +42,50 @@ fn store(term: Term) -> i32 {
     })) as i32
 }
 
-/// A block of `T` at `addr` whose first word is `tag`, or an abort.
-fn checked<'a, T>(addr: i32, tag: u32, what: &[u8]) -> &'a mut T {
+/// The block of `T` at `addr` whose first word is `tag`, or an abort.
+fn checked<T>(addr: i32, tag: u32, what: &[u8]) -> *mut T {
     let at = addr as u32 as usize;
     let end = at.checked_add(core::mem::size_of::<T>());
-    let in_heap = at >= heap::top().min(heap::base())
+    let in_heap = at >= heap::base()
         && at.is_multiple_of(core::mem::align_of::<T>())
         && end.is_some_and(|e| e <= wasm32::memory_size(0) * 65536);
     // SAFETY: the address is aligned and inside memory; the word is read before any reference is formed.
     if !in_heap || unsafe { (at as *const u32).read() } != tag {
         abort(what);
     }
-    // SAFETY: the tag shows this block was written as a `T` by this module.
-    unsafe { &mut *(at as *mut T) }
+    at as *mut T
 }
 
-fn term<'a>(addr: i32) -> Option<&'a mut Term> {
+const BAD_VALUE: &[u8] = b"portcullis: invalid value address\0";
+
+/// The value at a host-held address; 0 is undefined.
+fn term<'a>(addr: i32) -> Option<&'a Term> {
     if addr == 0 {
         return None;
     }
-    let slot: &mut Slot = checked(addr, VALUE_TAG, b"portcullis: invalid value address\0");
+    // SAFETY: the tag shows this module wrote a `Slot` there; values are never freed.
+    let slot = unsafe { &*checked::<Slot>(addr, VALUE_TAG, BAD_VALUE) };
+    Some(&slot.term)
+}
+
+/// As `term`, for the data updates; no other reference to the value is live then.
+fn term_mut<'a>(addr: i32) -> Option<&'a mut Term> {
+    if addr == 0 {
+        return None;
+    }
+    // SAFETY: as in `term`; callers hold no other reference into this value.
+    let slot = unsafe { &mut *checked::<Slot>(addr, VALUE_TAG, BAD_VALUE) };
     Some(&mut slot.term)
 }
 
 fn ctx<'a>(addr: i32) -> &'a mut Ctx {
-    checked(
+    let at = checked::<Ctx>(
         addr,
         CTX_TAG,
         b"portcullis: invalid evaluation context address\0",
-    )
+    );
+    // SAFETY: the tag shows this module wrote a `Ctx` there; each use is short-lived.
+    unsafe { &mut *at }
 }
 
 /// Host-written bytes; an out-of-memory range aborts.
@@ -292,7 +307,7 @@ type Map = serde_json::Map<String, Value>;
 
 /// The object at `keys` under `base`, creating missing levels when asked.
 fn object_at<'a>(base: i32, keys: &[String], create: bool) -> Result<&'a mut Map, i32> {
-    let mut cur = match term(base) {
+    let mut cur = match term_mut(base) {
         Some(Term::Json(Value::Object(m))) => m,
         _ => return Err(INVALID_TYPE),
     };
