@@ -120,3 +120,66 @@ fn val_type_of(t: wasmparser::ValType) -> Result<ValType> {
         wasmparser::ValType::Ref(_) => bail!("reference-typed globals are not expected here"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_encoder::{ExportKind, ExportSection};
+    use wasmparser::Operator;
+
+    /// A module shaped like the linker's output: a mutable stack pointer,
+    /// then the two ABI statics exported as globals holding addresses.
+    fn linked(names: &[&str]) -> Vec<u8> {
+        let mut module = Module::new();
+        let mut globals = GlobalSection::new();
+        let ty = |mutable| GlobalType {
+            val_type: ValType::I32,
+            mutable,
+            shared: false,
+        };
+        globals.global(ty(true), &ConstExpr::i32_const(65536));
+        globals.global(ty(false), &ConstExpr::i32_const(65696));
+        globals.global(ty(false), &ConstExpr::i32_const(65700));
+        module.section(&globals);
+        let mut exports = ExportSection::new();
+        for (i, name) in names.iter().enumerate() {
+            exports.export(name, ExportKind::Global, u32::try_from(i).unwrap() + 1);
+        }
+        module.section(&exports);
+        module.finish()
+    }
+
+    fn global_values(wasm: &[u8]) -> Vec<(bool, i32)> {
+        let mut out = Vec::new();
+        for payload in Parser::new(0).parse_all(wasm) {
+            if let Payload::GlobalSection(globals) = payload.unwrap() {
+                for g in globals {
+                    let g = g.unwrap();
+                    let mut ops = g.init_expr.get_operators_reader();
+                    match ops.read().unwrap() {
+                        Operator::I32Const { value } => out.push((g.ty.mutable, value)),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn rewrites_the_abi_globals_and_keeps_the_rest() {
+        let out = set_abi_globals(&linked(&[ABI_GLOBALS[0].0, ABI_GLOBALS[1].0])).unwrap();
+        assert_eq!(global_values(&out), [(true, 65536), (false, 1), (false, 3)]);
+        // running it again changes nothing
+        assert_eq!(set_abi_globals(&out).unwrap(), out);
+    }
+
+    #[test]
+    fn refuses_a_module_without_both_globals() {
+        let err = set_abi_globals(&linked(&["opa_wasm_abi_version"])).unwrap_err();
+        assert!(
+            err.to_string().contains("opa_wasm_abi_minor_version"),
+            "{err}"
+        );
+    }
+}
