@@ -83,7 +83,7 @@ OPA_WASM := $(DIST)/portcullis-opa.wasm
 OPA_BUNDLE := $(DIST)/portcullis-opa-bundle.tar.gz
 OPA_STAGE := target/opa-bundle
 
-.PHONY: opa-wasm opa-bundle
+.PHONY: opa-wasm opa-bundle opa-unit
 
 opa: opa-wasm opa-bundle
 
@@ -103,6 +103,11 @@ opa-bundle: opa-wasm
 	tar -P --transform 's,^\./,/,' --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 \
 		-C $(OPA_STAGE) -cf - ./.manifest ./policy.wasm | gzip -9n > $(OPA_BUNDLE)
 	@ls -l $(OPA_BUNDLE)
+
+# The binding's and the post-link step's own unit tests run with the host tests.
+wasm-tests: opa-unit
+opa-unit:
+	$(CARGO) test -p portcullis-opa -p wasm-post
 
 # --- Kubewarden (bindings/kubewarden) -----------------------------------------
 kubewarden:
