@@ -10,10 +10,16 @@ extern "C" {
     fn __guest_error(ptr: *const u8, len: usize);
 }
 
-/// A zeroed buffer, or None when the host asks for more memory than there is
+/// Operation names are short; the largest AdmissionReview the API server
+/// sends is a few MiB (etcd caps objects at 1.5 MiB). Anything beyond these
+/// is refused before it is allocated.
+const MAX_OPERATION: usize = 256;
+const MAX_PAYLOAD: usize = 64 << 20;
+
+/// A zeroed buffer, or None when the host announces a length out of bounds
 /// (a hostile length must become a guest error, not an allocation trap).
-fn buffer(len: i32) -> Option<Vec<u8>> {
-    let len = usize::try_from(len).ok()?;
+fn buffer(len: i32, max: usize) -> Option<Vec<u8>> {
+    let len = usize::try_from(len).ok().filter(|n| *n <= max)?;
     let mut buf = Vec::new();
     buf.try_reserve_exact(len).ok()?;
     buf.resize(len, 0);
@@ -28,8 +34,14 @@ fn error(message: &str) -> i32 {
 
 #[no_mangle]
 pub extern "C" fn __guest_call(op_len: i32, payload_len: i32) -> i32 {
-    let (Some(mut op), Some(mut payload)) = (buffer(op_len), buffer(payload_len)) else {
-        return error("the operation or payload is larger than the policy can hold");
+    let (Some(mut op), Some(mut payload)) = (
+        buffer(op_len, MAX_OPERATION),
+        buffer(payload_len, MAX_PAYLOAD),
+    ) else {
+        return error(&format!(
+            "refused: operation of {op_len} bytes (at most {MAX_OPERATION}) or payload of \
+             {payload_len} bytes (at most {MAX_PAYLOAD})"
+        ));
     };
     // SAFETY: both buffers have exactly the lengths the host announced.
     unsafe { __guest_request(op.as_mut_ptr(), payload.as_mut_ptr()) };
