@@ -689,6 +689,21 @@ fn questions_name_only_real_settings() {
     let pkg = portcullis::yaml::load(&text).remove(0).value.unwrap();
     assert_eq!(pkg["version"], portcullis::catalogue()["version"]);
     assert_eq!(pkg["annotations"]["kubewarden/mutation"], "true");
+    // Artifact Hub shows copies of the questions and the rules: they must not drift
+    let embedded = |key: &str| {
+        let text = pkg["annotations"][key].as_str().unwrap();
+        portcullis::yaml::load(text).remove(0).value.unwrap()
+    };
+    assert_eq!(
+        embedded("kubewarden/questions-ui"),
+        doc,
+        "artifacthub-pkg.yml: questions-ui drifted"
+    );
+    assert_eq!(
+        embedded("kubewarden/rules")["rules"],
+        metadata_yaml()["rules"],
+        "artifacthub-pkg.yml: rules drifted from metadata.yml"
+    );
 }
 
 /// Payloads no API server sends: each must give a guest error or a
