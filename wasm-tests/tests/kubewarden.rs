@@ -297,6 +297,11 @@ fn validate_settings_accepts_good_and_names_the_key_of_bad() {
         ),
         (json!({"kubernetesVersion": 1.3}), "kubernetesVersion"),
         (json!({"mutate": "yes"}), "mutate"),
+        // the peer's "No port can be allowed and denied at the same time", in portcullis terms
+        (
+            json!({"rules": {"workload-host-port": {"allowedRanges": [{"min": 80, "max": 3000}, 3000]}}}),
+            "rules.workload-host-port.allowedRanges",
+        ),
         (json!([]), "(settings)"),
         // a peer policy's settings are not portcullis settings
         (json!({"allow_host_ipc": false}), "allow_host_ipc"),
