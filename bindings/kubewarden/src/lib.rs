@@ -82,7 +82,11 @@ pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
         },
         Err(e) => SettingsValidationResponse {
             valid: false,
-            message: Some(e.to_string()),
+            message: Some(match e {
+                Error::Settings { .. } => e.to_string(),
+                // the core words parse errors for its input; here the input is the settings
+                other => format!("settings: {other}"),
+            }),
         },
     }
 }
@@ -298,7 +302,7 @@ mod tests {
         let bad = call("validate_settings", json!({"profle": "strict"}));
         assert!(bad["message"].as_str().unwrap().contains("profle"));
         let bad = dispatch(b"validate_settings", b"{").unwrap();
-        assert!(String::from_utf8_lossy(&bad).contains("not valid JSON"));
+        assert!(String::from_utf8_lossy(&bad).contains("settings: input is not valid JSON"));
     }
 
     #[test]
