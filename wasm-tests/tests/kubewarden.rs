@@ -926,9 +926,13 @@ fn memory_stays_bounded_over_100_000_calls() {
     };
     round(&mut raw, 1_000);
     let warm = raw.memory();
+    let started = std::time::Instant::now();
     round(&mut raw, 99_000);
+    let per_call = started.elapsed() / 99_000;
     let after = raw.memory();
-    println!("guest memory: {warm} bytes after 1,000 calls, {after} after 100,000");
+    println!(
+        "guest memory: {warm} bytes after 1,000 calls, {after} after 100,000 ({per_call:?} per call)"
+    );
     assert!(
         after <= warm + (1 << 20),
         "memory grew from {warm} to {after} bytes"
