@@ -8,6 +8,8 @@ DIST := dist
 WASM_TARGET := wasm32-unknown-unknown
 WASM_OUT := target/$(WASM_TARGET)/release
 WASM_OPT := node_modules/.bin/wasm-opt
+# the features rustc's wasm32 target emits by default
+WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals
 CLI := target/release-native/portcullis
 
 .PHONY: help setup npm-deps lint fmt test test-core wasm wasm-generic opa kubewarden web web-serve \
@@ -72,8 +74,7 @@ wasm: wasm-generic opa kubewarden
 wasm-generic: setup
 	$(CARGO) build --release --target $(WASM_TARGET) -p portcullis --lib --no-default-features
 	@mkdir -p $(DIST)
-	$(WASM_OPT) -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals \
-		$(WASM_OUT)/portcullis.wasm -o $(DIST)/portcullis.wasm
+	$(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_OUT)/portcullis.wasm -o $(DIST)/portcullis.wasm
 	@ls -l $(DIST)/portcullis.wasm
 
 # --- OPA (bindings/opa) ------------------------------------------------------
@@ -89,8 +90,7 @@ KUBEWARDEN_WASM := $(DIST)/portcullis-kubewarden.wasm
 kubewarden: setup
 	$(CARGO) build --release --target $(WASM_TARGET) -p portcullis-kubewarden
 	@mkdir -p $(DIST)
-	$(WASM_OPT) -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals \
-		$(WASM_OUT)/portcullis_kubewarden.wasm -o $(KUBEWARDEN_WASM)
+	$(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_OUT)/portcullis_kubewarden.wasm -o $(KUBEWARDEN_WASM)
 	$(CARGO) run -q -p wasm-post -- kubewarden $(KUBEWARDEN_WASM) policies/kubewarden/metadata.yml
 	@ls -l $(KUBEWARDEN_WASM)
 
