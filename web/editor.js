@@ -41,7 +41,8 @@ export class Editor {
     const nums = new Array(n);
     for (let i = 0; i < n; i++) nums[i] = i + 1;
     this.gutter.textContent = nums.join('\n');
-    this.syncScroll();
+    // reading scrollTop now would force a layout of the whole text inside the keystroke
+    requestAnimationFrame(() => this.syncScroll());
   }
 
   syncScroll() {
