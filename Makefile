@@ -81,8 +81,18 @@ opa:
 	@echo "opa: not built yet"
 
 # --- Kubewarden (bindings/kubewarden) -----------------------------------------
-kubewarden:
-	@echo "kubewarden: not built yet"
+# wasm32-unknown-unknown: the module imports only the three waPC functions it
+# uses (docs/kubewarden.md says why not wasip1). Optimised, then annotated
+# with policies/kubewarden/metadata.yml as `kwctl annotate` would.
+KUBEWARDEN_WASM := $(DIST)/portcullis-kubewarden.wasm
+
+kubewarden: setup
+	$(CARGO) build --release --target $(WASM_TARGET) -p portcullis-kubewarden
+	@mkdir -p $(DIST)
+	$(WASM_OPT) -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals \
+		$(WASM_OUT)/portcullis_kubewarden.wasm -o $(KUBEWARDEN_WASM)
+	$(CARGO) run -q -p wasm-post -- kubewarden $(KUBEWARDEN_WASM) policies/kubewarden/metadata.yml
+	@ls -l $(KUBEWARDEN_WASM)
 
 # --- browser (bindings/web, web/) --------------------------------------------
 WEB_DIST := $(DIST)/web

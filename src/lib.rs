@@ -11,6 +11,7 @@ pub mod error;
 pub mod net;
 pub mod object;
 pub mod params;
+pub mod patch;
 pub mod report;
 pub mod review;
 pub mod rule;
