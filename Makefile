@@ -12,7 +12,7 @@ WASM_OPT := node_modules/.bin/wasm-opt
 WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals
 CLI := target/release-native/portcullis
 
-.PHONY: help setup npm-deps lint fmt test test-core wasm wasm-generic opa kubewarden web web-serve \
+.PHONY: help setup npm-deps lint fmt test test-core wasm wasm-generic opa kubewarden web web-serve wasm-bindgen-cli \
         wasm-tests node-tests web-tests demo docs bench cli clean
 
 help:
@@ -95,11 +95,45 @@ kubewarden: setup
 	@ls -l $(KUBEWARDEN_WASM)
 
 # --- browser (bindings/web, web/) --------------------------------------------
-web:
-	@echo "web: not built yet"
+WEB_DIST := $(DIST)/web
+WEB_WASM := $(WASM_OUT)/portcullis_web.wasm
+# the CLI must be the very version the crate links against, or the glue breaks
+WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/, "", $$3); print $$3}' Cargo.lock)
+WASM_OPT_WEB := $(WASM_OPT) -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
+	--enable-mutable-globals --enable-reference-types --enable-multivalue
+WEB_PORT ?= 8000
+
+wasm-bindgen-cli:
+	@have=$$(wasm-bindgen --version 2>/dev/null | awk '{print $$2}'); \
+	if [ "$$have" != "$(WASM_BINDGEN_VERSION)" ]; then \
+		echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (found: $${have:-none})"; \
+		$(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); \
+	fi
+
+# The page (dist/web, --target web) and the npm package (dist/web/npm:
+# bundler, Node and plain-browser builds of the same module).
+web: setup wasm-bindgen-cli
+	$(CARGO) build --release --target $(WASM_TARGET) -p portcullis-web
+	rm -rf $(WEB_DIST) target/web-bindgen
+	mkdir -p $(WEB_DIST)/pkg $(WEB_DIST)/npm
+	@set -e; for t in web bundler nodejs; do \
+		wasm-bindgen --target $$t --out-name portcullis --out-dir target/web-bindgen/$$t $(WEB_WASM); \
+		$(WASM_OPT_WEB) target/web-bindgen/$$t/portcullis_bg.wasm -o target/web-bindgen/$$t/portcullis_bg.wasm; \
+	done
+	cp target/web-bindgen/web/portcullis.js target/web-bindgen/web/portcullis_bg.wasm $(WEB_DIST)/pkg/
+	cp -r target/web-bindgen/bundler $(WEB_DIST)/npm/bundler
+	cp -r target/web-bindgen/nodejs $(WEB_DIST)/npm/node
+	cp -r target/web-bindgen/web $(WEB_DIST)/npm/web
+	rm -f $(WEB_DIST)/npm/*/.gitignore
+	cp bindings/web/package.json bindings/web/README.md bindings/web/index.d.ts $(WEB_DIST)/npm/
+	node web/build.mjs $(WEB_DIST)
+	@raw=$$(stat -c %s $(WEB_WASM)); opt=$$(stat -c %s $(WEB_DIST)/pkg/portcullis_bg.wasm); \
+	gz=$$(gzip -9 -c $(WEB_DIST)/pkg/portcullis_bg.wasm | wc -c); \
+	echo "web: wasm $$raw bytes raw, $$opt optimized, $$gz gzipped -> $(WEB_DIST)"
 
 web-serve: web
-	@echo "web-serve: not built yet"
+	@echo "serving $(WEB_DIST) on http://127.0.0.1:$(WEB_PORT)/"
+	python3 -m http.server --bind 127.0.0.1 --directory $(WEB_DIST) $(WEB_PORT)
 
 # --- host tests --------------------------------------------------------------
 
@@ -109,8 +143,12 @@ wasm-tests: wasm
 node-tests: wasm
 	node --test wasm-tests/node/
 
-web-tests:
-	@echo "web-tests: none yet"
+# Node checks the built module against the native verdicts of every case;
+# the browser test drives Debian's chromium (never a downloaded browser).
+web-tests: web
+	$(CARGO) test -p portcullis-web --test export-cases
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+	node --test web/tests/
 
 # --- benchmarks --------------------------------------------------------------
 

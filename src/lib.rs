@@ -20,6 +20,8 @@ pub mod settings;
 pub mod versions;
 #[cfg(feature = "yaml")]
 pub mod yaml;
+#[cfg(feature = "yaml")]
+pub mod yamlcheck;
 
 #[cfg(all(target_arch = "wasm32", not(feature = "no-abi")))]
 mod abi;
