@@ -92,7 +92,7 @@ fn list_items(v: &Value) -> Option<&Vec<Value>> {
 }
 
 /// Pointer prefix of object `index` inside a request-shaped document.
-fn request_prefix(v: &Value, index: usize) -> String {
+pub fn request_prefix(v: &Value, index: usize) -> String {
     if v.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
         "/request/object".into()
     } else if v.get("review").is_some() {
