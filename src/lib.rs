@@ -11,6 +11,7 @@ pub mod error;
 pub mod net;
 pub mod object;
 pub mod params;
+pub mod patch;
 pub mod report;
 pub mod review;
 pub mod rule;
@@ -19,6 +20,8 @@ pub mod settings;
 pub mod versions;
 #[cfg(feature = "yaml")]
 pub mod yaml;
+#[cfg(feature = "yaml")]
+pub mod yamlcheck;
 
 #[cfg(all(target_arch = "wasm32", not(feature = "no-abi")))]
 mod abi;

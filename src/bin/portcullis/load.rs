@@ -132,20 +132,6 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
     }
 }
 
-fn is_request_shape(v: &Value) -> bool {
-    let Some(map) = v.as_object() else {
-        return false;
-    };
-    let has_identity = v.get("apiVersion").is_some_and(Value::is_string)
-        && v.get("kind").is_some_and(Value::is_string);
-    v.get("kind").and_then(Value::as_str) == Some("AdmissionReview")
-        || (!has_identity
-            && (map.contains_key("review")
-                || map.contains_key("request")
-                || map.contains_key("objects")))
-        || (v.get("kind").is_some_and(Value::is_object) && map.contains_key("operation"))
-}
-
 fn is_list(v: &Value) -> bool {
     v.get("kind")
         .and_then(Value::as_str)
@@ -241,7 +227,7 @@ pub fn load(paths: &[String]) -> Loaded {
             if value.is_null() {
                 continue;
             }
-            if is_request_shape(&value) {
+            if portcullis::yamlcheck::is_request_shape(&value) {
                 loaded.requests.push(Request {
                     file,
                     document: doc.index,

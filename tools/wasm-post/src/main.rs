@@ -1,6 +1,7 @@
 //! Post-link steps for the wasm artifacts, run by the Makefile:
 //! `wasm-post <step> <args…>`. Each step lives in its own module.
 
+mod kubewarden;
 mod opa;
 
 fn main() -> anyhow::Result<()> {
@@ -14,6 +15,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         "opa" => opa::run(rest),
+        "kubewarden" => kubewarden::run(rest),
         other => {
             anyhow::bail!("unknown step `{other}`; usage: wasm-post <step> <args…> ({rest:?})")
         }
