@@ -91,10 +91,11 @@ opa: opa-wasm opa-bundle
 opa-wasm: setup
 	$(CARGO) build --release --target $(WASM_TARGET) -p portcullis-opa
 	@mkdir -p $(DIST)
-	$(WASM_OPT) -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals \
-		$(WASM_OUT)/portcullis_opa.wasm -o $(WASM_OUT)/portcullis_opa.opt.wasm
+	$(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_OUT)/portcullis_opa.wasm -o $(WASM_OUT)/portcullis_opa.opt.wasm
 	$(CARGO) run -q -p wasm-post -- opa $(WASM_OUT)/portcullis_opa.opt.wasm $(OPA_WASM)
-	@ls -l $(OPA_WASM)
+	@raw=$$(stat -c %s $(WASM_OUT)/portcullis_opa.wasm); opt=$$(stat -c %s $(OPA_WASM)); \
+	gz=$$(gzip -9 -c $(OPA_WASM) | wc -c); \
+	echo "opa: wasm $$raw bytes raw, $$opt optimized, $$gz gzipped -> $(OPA_WASM)"
 
 # Entries are named /.manifest and /policy.wasm, as `opa build` names them.
 opa-bundle: opa-wasm
