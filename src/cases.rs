@@ -296,17 +296,70 @@ pub fn conformance_cases(shared_conformance: &Path) -> Result<(Vec<Case>, usize)
             inventory.extend(read_documents(&shared_conformance.join(w))?);
         }
         let name = format!("conformance #{i} {file} [{rule}]");
-        cases.push(build(
-            rule,
-            name,
-            expect,
-            count,
-            c.get("settings"),
-            docs,
-            inventory,
-        ));
+        let peer = match c.get("settings") {
+            Some(_) => None,
+            None => peer_constraint_settings(&shared_conformance.join(file))?,
+        };
+        let settings = c.get("settings").or(peer.as_ref());
+        cases.push(build(rule, name, expect, count, settings, docs, inventory));
     }
     Ok((cases, skipped))
+}
+
+/// Gatekeeper constraint parameters and the portcullis settings they mean.
+/// A case without settings of its own is judged under the parameters of the
+/// peer's constraint beside its sample, as the peer judged it.
+const CONSTRAINT_PARAMETERS: &[(&str, &str, &str, &str)] = &[
+    // (constraint kind, parameter, rule, rule parameter)
+    (
+        "K8sDisallowAnonymous",
+        "allowedRoles",
+        "rbac-anonymous-subject",
+        "allowedRoles",
+    ),
+    (
+        "K8sDisallowAnonymous",
+        "disallowAuthenticated",
+        "rbac-anonymous-subject",
+        "includeAuthenticated",
+    ),
+];
+
+/// Settings translated from the `constraint.yaml` next to a Gatekeeper sample
+/// (or one or two folders up), when its parameters have a portcullis meaning.
+fn peer_constraint_settings(sample: &Path) -> Result<Option<Value>, String> {
+    let Some(constraint) = sample
+        .ancestors()
+        .skip(1)
+        .take(3)
+        .map(|d| d.join("constraint.yaml"))
+        .find(|p| p.exists())
+    else {
+        return Ok(None);
+    };
+    let docs = read_documents(&constraint)?;
+    let Some(doc) = docs.first() else {
+        return Ok(None);
+    };
+    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let Some(params) = doc.pointer("/spec/parameters").and_then(Value::as_object) else {
+        return Ok(None);
+    };
+    let mut rules = Map::new();
+    for (k, v) in params {
+        let mapped = CONSTRAINT_PARAMETERS
+            .iter()
+            .find(|(ck, cp, _, _)| *ck == kind && cp == k);
+        if let Some((_, _, rule, param)) = mapped {
+            let entry = rules
+                .entry(rule.to_string())
+                .or_insert_with(|| json!({"action": "deny"}));
+            if let Some(m) = entry.as_object_mut() {
+                m.insert(param.to_string(), v.clone());
+            }
+        }
+    }
+    Ok((!rules.is_empty()).then(|| json!({"rules": rules})))
 }
 
 /// Where the shared conformance corpus is, seen from the repository root.

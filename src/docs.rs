@@ -11,7 +11,8 @@ pub fn doc_path(id: &str) -> String {
     format!("policies/{id}/README.md")
 }
 
-fn default_action(profile: &str, id: &str) -> String {
+/// A rule's action in a profile: `deny`, `warn` or `off`.
+pub fn default_action(profile: &str, id: &str) -> String {
     match profile_rules(profile).ok().and_then(|r| r.get(id).cloned()) {
         Some(Value::String(s)) => s,
         Some(Value::Object(o)) => o

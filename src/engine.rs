@@ -58,8 +58,12 @@ pub fn run(review: &Review<'_>, policy: &Policy) -> Report {
                         configured.check.check(old, &cx, &mut old_hits);
                         old_checked = true;
                     }
-                    // ratchet: an UPDATE does not fail on what the object already had
-                    if action == Action::Deny && old_hits.iter().any(|h| h.path == path) {
+                    // ratchet: an UPDATE does not fail on what the object already had.
+                    // The value at the path must be unchanged too: list items
+                    // shift, and a new entry at an old finding's index is new.
+                    let existed = old_hits.iter().any(|h| h.path == path)
+                        && old.raw.pointer(&path) == obj.raw.pointer(&path);
+                    if action == Action::Deny && existed {
                         action = Action::Warn;
                         message.push_str(" (already present before this update, so it is a warning: fix it to clear it)");
                     }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod net;
 pub mod object;
 pub mod params;
+pub mod patch;
 pub mod report;
 pub mod review;
 pub mod rule;
@@ -19,6 +20,8 @@ pub mod settings;
 pub mod versions;
 #[cfg(feature = "yaml")]
 pub mod yaml;
+#[cfg(feature = "yaml")]
+pub mod yamlcheck;
 
 #[cfg(all(target_arch = "wasm32", not(feature = "no-abi")))]
 mod abi;
@@ -119,29 +122,19 @@ pub fn validate_settings(settings: &Value) -> Result<Policy, Error> {
 
 /// The catalogue as JSON: every rule's declaration and its default actions.
 pub fn catalogue() -> Value {
-    let profiles: Vec<(&str, serde_json::Map<String, Value>)> = settings::PROFILES
-        .iter()
-        .filter_map(|(n, _)| settings::profile_rules(n).ok().map(|r| (*n, r)))
-        .collect();
     let rules: Vec<Value> = rules::RULES
         .iter()
         .map(|r| {
             let meta = r.meta();
             let mut v = serde_json::to_value(meta).unwrap_or(Value::Null);
             if let Some(m) = v.as_object_mut() {
-                let defaults: serde_json::Map<String, Value> = profiles
+                let defaults: serde_json::Map<String, Value> = settings::PROFILES
                     .iter()
-                    .map(|(n, rules)| {
-                        let action = match rules.get(meta.id) {
-                            Some(Value::String(s)) => s.clone(),
-                            Some(Value::Object(o)) => o
-                                .get("action")
-                                .and_then(Value::as_str)
-                                .unwrap_or("deny")
-                                .to_string(),
-                            _ => "off".to_string(),
-                        };
-                        ((*n).to_string(), Value::String(action))
+                    .map(|(n, _)| {
+                        (
+                            (*n).to_string(),
+                            Value::String(docs::default_action(n, meta.id)),
+                        )
                     })
                     .collect();
                 m.insert("defaultAction".into(), Value::Object(defaults));

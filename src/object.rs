@@ -430,21 +430,46 @@ fn locate(v: &Value, message: &str) -> Option<String> {
     find_path(v, &|n| n == &want)
 }
 
+/// The pointer of the only node that matches, or the deepest pointer common
+/// to all matches: never a precise-looking wrong answer.
 fn find_path(v: &Value, hit: &dyn Fn(&Value) -> bool) -> Option<String> {
+    let mut found: Vec<String> = Vec::new();
+    collect_matches(v, String::new(), hit, &mut found);
+    let first = found.first()?;
+    let mut common: Vec<&str> = first.split('/').collect();
+    for other in found.iter().skip(1) {
+        let segs: Vec<&str> = other.split('/').collect();
+        let same = common.iter().zip(&segs).take_while(|(a, b)| a == b).count();
+        common.truncate(same);
+    }
+    Some(common.join("/"))
+}
+
+fn collect_matches(v: &Value, at: String, hit: &dyn Fn(&Value) -> bool, out: &mut Vec<String>) {
+    // bounded: an error message never needs more than a few candidates
+    if out.len() > 16 {
+        return;
+    }
     match v {
-        Value::Object(m) => m.iter().find_map(|(k, c)| {
-            if hit(c) {
-                return Some(format!("/{}", escape_pointer(k)));
+        Value::Object(m) => {
+            for (k, c) in m {
+                let p = format!("{at}/{}", escape_pointer(k));
+                if hit(c) {
+                    out.push(p.clone());
+                }
+                collect_matches(c, p, hit, out);
             }
-            find_path(c, hit).map(|p| format!("/{}{p}", escape_pointer(k)))
-        }),
-        Value::Array(a) => a.iter().enumerate().find_map(|(i, c)| {
-            if hit(c) {
-                return Some(format!("/{i}"));
+        }
+        Value::Array(a) => {
+            for (i, c) in a.iter().enumerate() {
+                let p = format!("{at}/{i}");
+                if hit(c) {
+                    out.push(p.clone());
+                }
+                collect_matches(c, p, hit, out);
             }
-            find_path(c, hit).map(|p| format!("/{i}{p}"))
-        }),
-        _ => None,
+        }
+        _ => {}
     }
 }
 

@@ -296,9 +296,31 @@ fn admission<'a>(request: &'a Value, what: &str, review: &mut Review<'a>) -> Res
     if op == Operation::Update {
         if let Some(old) = request.get("oldObject").filter(|o| o.is_object()) {
             review.old.push(Some(Object::parse(old, 0)?));
+        } else if let Some(pod) = review
+            .objects
+            .first()
+            .filter(|o| is_pod_spec_update(request, o))
+        {
+            // A Pod's spec is immutable apart from images, tolerations and
+            // deadlines (ephemeral containers and resources change through
+            // their own subresources), so an UPDATE that omits the oldObject
+            // cannot have introduced what the spec holds: the Pod stands for
+            // its old self, and the ratchet treats its findings as existing.
+            // Parsed again rather than cloned: a clone of every typed view
+            // costs the wasm modules more than a second parse costs here.
+            review.old.push(Some(Object::parse(pod.raw, 0)?));
         }
     }
     Ok(())
+}
+
+/// An UPDATE of a Pod itself, not of one of its subresources.
+fn is_pod_spec_update(request: &Value, obj: &Object<'_>) -> bool {
+    let subresource = request
+        .get("subResource")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    obj.kind == "Pod" && obj.group().is_empty() && subresource.is_empty()
 }
 
 /// Reads an inventory: Gatekeeper's `data.inventory` (`cluster.<gv>.<Kind>.<name>`

@@ -52,6 +52,33 @@ pub struct ParamDoc {
     pub help: &'static str,
 }
 
+/// Long doc text of a rule: kept in native builds (CLI, docs), left out of the
+/// wasm modules unless they ask for the `docs` feature, since it would be
+/// most of their data section.
+#[macro_export]
+macro_rules! doc_text {
+    ($text:expr) => {
+        if cfg!(feature = "docs") {
+            $text
+        } else {
+            ""
+        }
+    };
+}
+
+/// A rule's reference links, kept or left out like `doc_text!`.
+#[macro_export]
+macro_rules! doc_refs {
+    ($refs:expr) => {{
+        const REFS: &[&str] = if cfg!(feature = "docs") { $refs } else { &[] };
+        REFS
+    }};
+}
+
+fn is_empty(s: &&str) -> bool {
+    s.is_empty()
+}
+
 /// A rule's declaration: everything users and docs see.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct RuleMeta {
@@ -66,13 +93,18 @@ pub struct RuleMeta {
     pub scope: Scope,
     pub params: &'static [ParamDoc],
     /// What it checks.
+    #[serde(skip_serializing_if = "is_empty")]
     pub what: &'static str,
     /// Why it matters.
+    #[serde(skip_serializing_if = "is_empty")]
     pub why: &'static str,
     /// A denied example (YAML).
+    #[serde(skip_serializing_if = "is_empty")]
     pub denied: &'static str,
     /// An allowed example (YAML).
+    #[serde(skip_serializing_if = "is_empty")]
     pub allowed: &'static str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub references: &'static [&'static str],
 }
 

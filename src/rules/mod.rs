@@ -8,14 +8,39 @@ mod common;
 pub use common::*;
 
 // --- Exposure
+mod service_external_ips;
+mod service_external_name;
+mod service_loadbalancer_node_ports;
+mod service_loadbalancer_source_ranges;
 mod service_type_loadbalancer;
 mod service_type_nodeport;
+mod workload_host_network;
+mod workload_host_port;
 
 // --- Ingress
+mod ingress_auth_missing;
+mod ingress_auth_url_insecure;
+pub mod ingress_common;
+mod ingress_host_conflict;
+mod ingress_host_wildcard;
+mod ingress_host_without_tls;
+mod ingress_http_enabled;
+mod ingress_snippet_annotation;
+mod ingress_tls_missing;
+mod ingress_tls_secret;
 
 // --- Access
+mod rbac_anonymous_subject;
+mod rbac_cluster_admin_binding;
+mod rbac_common;
+mod rbac_escalation_verbs;
+mod rbac_secrets_access;
+mod rbac_wildcard;
+mod serviceaccount_token_automount;
 
 // --- Network
+mod namespace_default_deny_missing;
+mod networkpolicy_allow_all;
 
 // --- Control plane
 
@@ -25,12 +50,32 @@ pub static RULES: &[&dyn Rule] = &[
     // Exposure
     &service_type_loadbalancer::ServiceTypeLoadBalancer,
     &service_type_nodeport::ServiceTypeNodePort,
+    &service_loadbalancer_node_ports::ServiceLoadBalancerNodePorts,
+    &service_loadbalancer_source_ranges::ServiceLoadBalancerSourceRanges,
+    &service_external_ips::ServiceExternalIps,
+    &service_external_name::ServiceExternalName,
+    &workload_host_network::WorkloadHostNetwork,
+    &workload_host_port::WorkloadHostPort,
     // Ingress
-
+    &ingress_tls_missing::IngressTlsMissing,
+    &ingress_host_without_tls::IngressHostWithoutTls,
+    &ingress_tls_secret::IngressTlsSecret,
+    &ingress_http_enabled::IngressHttpEnabled,
+    &ingress_auth_missing::IngressAuthMissing,
+    &ingress_auth_url_insecure::IngressAuthUrlInsecure,
+    &ingress_host_wildcard::IngressHostWildcard,
+    &ingress_host_conflict::IngressHostConflict,
+    &ingress_snippet_annotation::IngressSnippetAnnotation,
     // Access
-
+    &rbac_wildcard::RbacWildcard,
+    &rbac_anonymous_subject::RbacAnonymousSubject,
+    &rbac_cluster_admin_binding::RbacClusterAdminBinding,
+    &rbac_secrets_access::RbacSecretsAccess,
+    &rbac_escalation_verbs::RbacEscalationVerbs,
+    &serviceaccount_token_automount::ServiceAccountTokenAutomount,
     // Network
-
+    &namespace_default_deny_missing::NamespaceDefaultDenyMissing,
+    &networkpolicy_allow_all::NetworkPolicyAllowAll,
     // Control plane
 
     // Versions

@@ -5,6 +5,7 @@ use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
 use crate::rules::{service_type, to_cluster_ip_patch};
+use crate::{doc_refs, doc_text};
 
 pub struct ServiceTypeLoadBalancer;
 
@@ -22,17 +23,17 @@ static META: RuleMeta = RuleMeta {
         default: "true",
         help: "allow load balancers marked internal by their cloud's annotation",
     }],
-    what: "Services of `type: LoadBalancer`. A load balancer marked internal by its cloud's annotation \
-           (AWS, Azure, GCP, OCI, IBM Cloud, Alibaba Cloud, OpenStack) is allowed unless `allowInternal: false`.",
-    why: "Every LoadBalancer Service gets its own external address: one more public entry point, with its \
+    what: doc_text!("Services of `type: LoadBalancer`. A load balancer marked internal by its cloud's annotation \
+           (AWS, Azure, GCP, OCI, IBM Cloud, Alibaba Cloud, OpenStack) is allowed unless `allowInternal: false`."),
+    why: doc_text!("Every LoadBalancer Service gets its own external address: one more public entry point, with its \
           own TLS and authentication to get right, beside the Ingress that should be the only door. \
-          It also opens a node port on every node.",
-    denied: "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  type: LoadBalancer\n  selector: {app: web}\n  ports:\n    - port: 80\n",
-    allowed: "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  type: ClusterIP\n  selector: {app: web}\n  ports:\n    - port: 80\n",
-    references: &[
+          It also opens a node port on every node."),
+    denied: doc_text!("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  type: LoadBalancer\n  selector: {app: web}\n  ports:\n    - port: 80\n"),
+    allowed: doc_text!("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  type: ClusterIP\n  selector: {app: web}\n  ports:\n    - port: 80\n"),
+    references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/services-networking/service/#loadbalancer",
         "https://kubernetes.io/docs/concepts/services-networking/service/#internal-load-balancer",
-    ],
+    ]),
 };
 
 /// Annotation and the values that make a load balancer internal, per cloud.

@@ -4,6 +4,7 @@ use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::{service_type, to_cluster_ip_patch};
+use crate::{doc_refs, doc_text};
 
 #[derive(Default)]
 pub struct ServiceTypeNodePort;
@@ -17,12 +18,12 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],
-    what: "Services of `type: NodePort`.",
-    why: "A NodePort opens the same port (30000-32767) on every node of the cluster, reachable by anything \
-          that can reach a node, bypassing the Ingress and its TLS and authentication.",
-    denied: "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  type: NodePort\n  selector: {app: api}\n  ports:\n    - port: 8080\n      nodePort: 30080\n",
-    allowed: "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  selector: {app: api}\n  ports:\n    - port: 8080\n",
-    references: &["https://kubernetes.io/docs/concepts/services-networking/service/#type-nodeport"],
+    what: doc_text!("Services of `type: NodePort`."),
+    why: doc_text!("A NodePort opens the same port (30000-32767) on every node of the cluster, reachable by anything \
+          that can reach a node, bypassing the Ingress and its TLS and authentication."),
+    denied: doc_text!("apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  type: NodePort\n  selector: {app: api}\n  ports:\n    - port: 8080\n      nodePort: 30080\n"),
+    allowed: doc_text!("apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  selector: {app: api}\n  ports:\n    - port: 8080\n"),
+    references: doc_refs!(&["https://kubernetes.io/docs/concepts/services-networking/service/#type-nodeport"]),
 };
 
 plain_rule!(ServiceTypeNodePort, META);

@@ -132,25 +132,56 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
     }
 }
 
-fn is_request_shape(v: &Value) -> bool {
-    let Some(map) = v.as_object() else {
-        return false;
-    };
-    let has_identity = v.get("apiVersion").is_some_and(Value::is_string)
-        && v.get("kind").is_some_and(Value::is_string);
-    v.get("kind").and_then(Value::as_str) == Some("AdmissionReview")
-        || (!has_identity
-            && (map.contains_key("review")
-                || map.contains_key("request")
-                || map.contains_key("objects")))
-        || (v.get("kind").is_some_and(Value::is_object) && map.contains_key("operation"))
-}
-
 fn is_list(v: &Value) -> bool {
     v.get("kind")
         .and_then(Value::as_str)
         .is_some_and(|k| k == "List" || k.ends_with("List"))
         && v.get("items").is_some_and(Value::is_array)
+}
+
+type Problem = (Option<usize>, Option<usize>, String);
+
+fn read_text(path: &Path) -> Result<String, Problem> {
+    let bytes = if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+    } else {
+        std::fs::read(path)
+    };
+    let bytes = bytes.map_err(|e| (None, None, e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        (
+            None,
+            None,
+            format!("not UTF-8 text (first bad byte at offset {offset})"),
+        )
+    })
+}
+
+/// JSON files are parsed as JSON (exact error positions); positions come
+/// from reading the same text as YAML, which JSON is.
+fn parse(path: &Path, text: &str) -> Result<Vec<Document>, Problem> {
+    let is_json = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if !is_json {
+        return Ok(yaml::load(text));
+    }
+    let value = portcullis::parse_json(text.as_bytes()).map_err(|e| match e {
+        portcullis::Error::Json {
+            line,
+            column,
+            message,
+        } => (Some(line), Some(column), message),
+        other => (None, None, other.to_string()),
+    })?;
+    let mut docs = yaml::load(text);
+    if let Some(d) = docs.first_mut().filter(|d| d.value.is_ok()) {
+        d.value = Ok(value);
+    }
+    Ok(docs)
 }
 
 /// Reads every path. JSON files are parsed as JSON (exact error positions),
@@ -164,83 +195,18 @@ pub fn load(paths: &[String]) -> Loaded {
         } else {
             path.display().to_string()
         };
-        let bytes = if path.as_os_str() == "-" {
-            let mut buf = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
-        } else {
-            std::fs::read(&path)
-        };
-        let bytes = match bytes {
-            Ok(b) => b,
-            Err(e) => {
+        let documents = read_text(&path).and_then(|text| parse(&path, &text));
+        let mut documents = match documents {
+            Ok(d) => d,
+            Err((line, column, message)) => {
                 loaded.errors.push(LoadError {
                     file: name,
-                    line: None,
-                    column: None,
-                    message: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let text = match String::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                loaded.errors.push(LoadError {
-                    file: name,
-                    line: None,
-                    column: None,
-                    message: format!(
-                        "not UTF-8 text (first bad byte at offset {})",
-                        e.utf8_error().valid_up_to()
-                    ),
-                });
-                continue;
-            }
-        };
-        let is_json = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        let mut documents = if is_json {
-            match portcullis::parse_json(text.as_bytes()) {
-                // positions come from reading the same text as YAML (JSON is YAML)
-                Ok(v) => {
-                    let mut docs = yaml::load(&text);
-                    match docs.first_mut() {
-                        Some(d) if d.value.is_ok() => d.value = Ok(v),
-                        _ => {}
-                    }
-                    if docs.is_empty() {
-                        Vec::new()
-                    } else {
-                        docs
-                    }
-                }
-                Err(portcullis::Error::Json {
                     line,
                     column,
                     message,
-                }) => {
-                    loaded.errors.push(LoadError {
-                        file: name,
-                        line: Some(line),
-                        column: Some(column),
-                        message,
-                    });
-                    continue;
-                }
-                Err(e) => {
-                    loaded.errors.push(LoadError {
-                        file: name,
-                        line: None,
-                        column: None,
-                        message: e.to_string(),
-                    });
-                    continue;
-                }
+                });
+                continue;
             }
-        } else {
-            yaml::load(&text)
         };
         let file = loaded.files.len();
         for doc in &mut documents {
@@ -261,7 +227,7 @@ pub fn load(paths: &[String]) -> Loaded {
             if value.is_null() {
                 continue;
             }
-            if is_request_shape(&value) {
+            if portcullis::yamlcheck::is_request_shape(&value) {
                 loaded.requests.push(Request {
                     file,
                     document: doc.index,

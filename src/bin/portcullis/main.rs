@@ -281,7 +281,7 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
         for f in report.findings() {
             let (file, document, pos) = match req.and_then(|i| loaded.requests.get(i)) {
                 Some(r) => {
-                    let prefix = request_prefix(&r.value);
+                    let prefix = portcullis::yamlcheck::request_prefix(&r.value, f.index);
                     match loaded.request_position(r, &format!("{prefix}{}", f.path)) {
                         Some((file, pos)) => (file.to_string(), Some(r.document), pos),
                         None => continue,
@@ -330,17 +330,4 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Where the checked object sits inside a request document.
-fn request_prefix(v: &Value) -> &'static str {
-    if v.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
-        "/request/object"
-    } else if v.get("review").is_some() {
-        "/review/object"
-    } else if v.get("request").is_some() {
-        "/request/object"
-    } else {
-        "/object"
-    }
 }

@@ -1,0 +1,282 @@
+//! Ingress semantics several rules share: host and wildcard matching, TLS
+//! coverage, path overlap, ingress classes and annotation patches.
+
+use crate::object::{escape_pointer, Object};
+use k8s_openapi::api::networking::v1::{IngressSpec, IngressTLS};
+use serde_json::{json, Value};
+
+/// The `kinds` every Ingress rule declares.
+pub const INGRESS_KINDS: &[&str] = &["networking.k8s.io/Ingress", "extensions/Ingress"];
+
+/// Prefix of the community NGINX controller's annotations.
+pub const NGINX: &str = "nginx.ingress.kubernetes.io/";
+
+/// Hostnames compare without case and without a trailing root dot.
+pub fn normalize_host(host: &str) -> String {
+    host.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Whether `pattern` (a rule or TLS host, possibly `*.example.com`) matches the
+/// concrete or wildcard `host`. A leading `*` stands for exactly one DNS label,
+/// as in Kubernetes and X.509: `*.example.com` matches `a.example.com`, neither
+/// `example.com` nor `a.b.example.com`. A wildcard matches only the identical
+/// wildcard.
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    let pattern = normalize_host(pattern);
+    let host = normalize_host(host);
+    if pattern.is_empty() || host.is_empty() {
+        return false;
+    }
+    if pattern == host {
+        return true;
+    }
+    match pattern.strip_prefix("*.") {
+        Some(suffix) if !host.starts_with('*') => match host.split_once('.') {
+            Some((label, rest)) => !label.is_empty() && rest == suffix,
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// Whether two rule hosts can receive the same request: equal, or one is a
+/// wildcard that matches the other.
+pub fn hosts_overlap(a: &str, b: &str) -> bool {
+    host_matches(a, b) || host_matches(b, a)
+}
+
+/// A TLS entry's hosts, `None` when it lists none (it then covers every host
+/// of the Ingress: the controller's wildcard, per the Ingress API).
+pub fn tls_hosts(tls: &IngressTLS) -> Option<&[String]> {
+    tls.hosts
+        .as_deref()
+        .filter(|h| h.iter().any(|h| !h.trim().is_empty()))
+}
+
+/// Whether some TLS entry covers `host`; `None` stands for a host-less rule or
+/// the default backend, which only a TLS entry without hosts covers.
+pub fn tls_covers(spec: &IngressSpec, host: Option<&str>) -> bool {
+    spec.tls
+        .iter()
+        .flatten()
+        .any(|tls| match (tls_hosts(tls), host) {
+            (None, _) => true,
+            (Some(hosts), Some(h)) => hosts.iter().any(|t| host_matches(t, h)),
+            (Some(_), None) => false,
+        })
+}
+
+/// The rule's host when it names one (empty counts as none).
+pub fn rule_host(host: Option<&String>) -> Option<&str> {
+    host.map(|h| h.trim()).filter(|h| !h.is_empty())
+}
+
+/// JSON Pointer of rule `i`'s host, or of the rule when it has none.
+pub fn rule_host_pointer(i: usize, has_host_field: bool) -> String {
+    if has_host_field {
+        format!("/spec/rules/{i}/host")
+    } else {
+        format!("/spec/rules/{i}")
+    }
+}
+
+/// The ingress class: `spec.ingressClassName`, else the older annotation.
+pub fn ingress_class<'a>(obj: &'a Object<'_>, spec: &'a IngressSpec) -> Option<&'a str> {
+    spec.ingress_class_name
+        .as_deref()
+        .or_else(|| obj.annotation("kubernetes.io/ingress.class"))
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+}
+
+/// JSON Pointer of an annotation.
+pub fn annotation_pointer(key: &str) -> String {
+    format!("/metadata/annotations/{}", escape_pointer(key))
+}
+
+/// The patch that sets one annotation, creating the map (or metadata) if needed.
+pub fn set_annotation_patch(obj: &Object<'_>, key: &str, value: &str) -> Vec<Value> {
+    let meta = obj.raw.get("metadata").filter(|m| m.is_object());
+    let has_map = meta
+        .and_then(|m| m.get("annotations"))
+        .is_some_and(Value::is_object);
+    let op = if has_map {
+        json!({"op": "add", "path": annotation_pointer(key), "value": value})
+    } else if meta.is_some() {
+        json!({"op": "add", "path": "/metadata/annotations", "value": {key: value}})
+    } else {
+        json!({"op": "add", "path": "/metadata", "value": {"annotations": {key: value}}})
+    };
+    vec![op]
+}
+
+/// The patch that removes one annotation.
+pub fn remove_annotation_patch(key: &str) -> Vec<Value> {
+    vec![json!({"op": "remove", "path": annotation_pointer(key)})]
+}
+
+/// Whether an annotation value reads as false (`"false"`, any case).
+pub fn is_false(v: Option<&str>) -> bool {
+    v.is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
+}
+
+/// Whether an annotation value reads as true.
+pub fn is_true(v: Option<&str>) -> bool {
+    v.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// A settings glob over hostnames: `*` matches any run of characters, dots
+/// included; everything else compares without case.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = normalize_host(pattern).chars().collect();
+    let t: Vec<char> = normalize_host(text).chars().collect();
+    // iterative matcher with one backtrack point, linear in practice
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(c) if Some(c) == t.get(ti) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|c| *c == '*'))
+}
+
+/// One routed path of a rule, normalised for overlap checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutePath {
+    pub path: String,
+    /// Exact match only; Prefix and ImplementationSpecific match as prefixes
+    /// (which is what the common controllers do with the latter).
+    pub exact: bool,
+}
+
+impl RoutePath {
+    pub fn new(path: Option<&str>, path_type: &str) -> RoutePath {
+        let path = path.map(str::trim).filter(|p| !p.is_empty()).unwrap_or("/");
+        RoutePath {
+            path: path.to_string(),
+            exact: path_type == "Exact",
+        }
+    }
+
+    /// Path elements, so that `/foo` is a prefix of `/foo/bar` but not of `/foobar`.
+    fn elements(&self) -> Vec<&str> {
+        self.path.split('/').filter(|s| !s.is_empty()).collect()
+    }
+
+    /// Whether this prefix path matches every request `other` matches.
+    fn covers(&self, other: &RoutePath) -> bool {
+        if self.exact {
+            return false;
+        }
+        let mine = self.elements();
+        let theirs = other.elements();
+        theirs.len() >= mine.len() && theirs.iter().zip(mine.iter()).all(|(a, b)| a == b)
+    }
+
+    /// Whether some request would match both paths.
+    pub fn overlaps(&self, other: &RoutePath) -> bool {
+        if self.path == other.path {
+            return true;
+        }
+        if self.exact && other.exact {
+            return false;
+        }
+        self.covers(other) || other.covers(self)
+    }
+}
+
+/// For the rules' tests: (object name, path, message) of one rule's findings.
+#[cfg(test)]
+pub fn findings_of(rule: &str, input: &Value) -> Vec<(String, String, String)> {
+    let report = match crate::evaluate(input, crate::Host::default()) {
+        Ok(r) => r,
+        Err(e) => panic!("evaluation failed: {e}"),
+    };
+    report
+        .findings()
+        .filter(|f| f.rule == rule)
+        .map(|f| (f.object.name.clone(), f.path.clone(), f.message.clone()))
+        .collect()
+}
+
+/// For the rules' tests: a v1 Ingress with one rule per host (`None`: host-less).
+#[cfg(test)]
+pub fn test_ingress(ns: &str, name: &str, hosts: &[Option<&str>]) -> Value {
+    let rules: Vec<Value> = hosts
+        .iter()
+        .map(|h| {
+            let mut r = json!({"http": {"paths": [{"path": "/", "pathType": "Prefix",
+                "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}});
+            if let (Some(h), Some(m)) = (h, r.as_object_mut()) {
+                m.insert("host".into(), json!(h));
+            }
+            r
+        })
+        .collect();
+    json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": name, "namespace": ns}, "spec": {"rules": rules}})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_covers_exactly_one_label() {
+        assert!(host_matches("*.example.com", "a.example.com"));
+        assert!(host_matches("*.Example.com", "A.example.com."));
+        assert!(!host_matches("*.example.com", "example.com"));
+        assert!(!host_matches("*.example.com", "a.b.example.com"));
+        assert!(host_matches("*.example.com", "*.example.com"));
+        assert!(!host_matches("a.example.com", "*.example.com"));
+        assert!(!host_matches("", ""));
+    }
+
+    #[test]
+    fn overlaps_are_symmetric() {
+        assert!(hosts_overlap("*.a.com", "x.a.com"));
+        assert!(hosts_overlap("x.a.com", "*.a.com"));
+        assert!(!hosts_overlap("*.a.com", "*.b.a.com"));
+        assert!(!hosts_overlap("x.a.com", "y.a.com"));
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*.public.example.com", "a.b.public.example.com"));
+        assert!(glob_match("www.example.com", "WWW.example.com"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("*.example.com", "example.com"));
+        assert!(glob_match("api-*.example.com", "api-eu.example.com"));
+        assert!(!glob_match("api-*.example.com", "web.example.com"));
+    }
+
+    #[test]
+    fn path_overlap() {
+        let p = |s: &str, t: &str| RoutePath::new(Some(s), t);
+        assert!(p("/", "Prefix").overlaps(&p("/bar", "Prefix")));
+        assert!(p("/bar", "Exact").overlaps(&p("/", "Prefix")));
+        assert!(p("/foo/", "Prefix").overlaps(&p("/foo", "Prefix")));
+        assert!(!p("/foo", "Prefix").overlaps(&p("/foobar", "Prefix")));
+        assert!(!p("/a", "Exact").overlaps(&p("/b", "Exact")));
+        assert!(!p("/a", "Exact").overlaps(&p("/a/b", "Prefix")));
+        assert!(p("/api", "ImplementationSpecific").overlaps(&p("/api/v1", "Exact")));
+        assert!(RoutePath::new(None, "Prefix").overlaps(&p("/x", "Exact")));
+    }
+}

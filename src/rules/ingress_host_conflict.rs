@@ -1,0 +1,254 @@
+use crate::object::Object;
+use crate::plain_rule;
+use crate::report::Severity;
+use crate::review::Context;
+use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
+use crate::rules::ingress_common::{
+    hosts_overlap, ingress_class, normalize_host, rule_host, rule_host_pointer, RoutePath,
+    INGRESS_KINDS,
+};
+use crate::{doc_refs, doc_text};
+use k8s_openapi::api::networking::v1::{IngressRule, IngressSpec};
+
+#[derive(Default)]
+pub struct IngressHostConflict;
+
+static META: RuleMeta = RuleMeta {
+    id: "ingress-host-conflict",
+    title: "Two Ingresses claim the same host and path",
+    severity: Severity::High,
+    category: Category::Ingress,
+    kinds: INGRESS_KINDS,
+    since: "0.1.0",
+    scope: Scope::Bundle,
+    params: &[],
+    what: doc_text!("An Ingress rule whose host and path another Ingress of the bundle or the inventory also claims. \
+           Hosts overlap when equal (without case) or when a wildcard matches the other host (`*.a.com` and \
+           `x.a.com`; `*` stands for one label); two rules without a host overlap with each other, not with \
+           named hosts (which take precedence over them). Paths overlap when they are the same, or when a \
+           `Prefix` path covers the other element by element (`/` covers `/bar`, `/api` covers `/api/v1`, \
+           not `/apis`); `ImplementationSpecific` is read as a prefix, as the common controllers do, and a \
+           rule without paths as `/`. Ingress classes (`spec.ingressClassName`, else the \
+           `kubernetes.io/ingress.class` annotation): Ingresses of two different explicit classes are served \
+           by different controllers and do not conflict; an Ingress without a class may be picked up by the \
+           default class, so it is compared with every class. An object never conflicts with another copy \
+           of itself (same namespace and name, in either Ingress API group), so an UPDATE checked against an \
+           inventory holding its older version passes. Default backends are left out: they only answer what no \
+           rule matches. One finding per rule, naming the other Ingresses."),
+    why: doc_text!("When two Ingresses claim the same host and path, the controller picks one by its own ordering \
+          (creation time, name) and the other is silently shadowed, or the two are merged. Anyone allowed \
+          to create an Ingress in any namespace can thereby take over another team's host or path, capture \
+          its traffic and the credentials in it."),
+    denied: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: shop\n  namespace: shop\nspec:\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: promo\n  namespace: marketing\nspec:\n  rules:\n    - host: \"*.example.com\"\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: promo, port: {number: 80}}}}\n"),
+    allowed: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: shop\n  namespace: shop\nspec:\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: promo\n  namespace: marketing\nspec:\n  rules:\n    - host: promo.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: promo, port: {number: 80}}}}\n"),
+    references: doc_refs!(&[
+        "https://kubernetes.io/docs/concepts/services-networking/ingress/#name-based-virtual-hosting",
+        "https://kubernetes.github.io/ingress-nginx/how-it-works/#building-the-nginx-model",
+    ]),
+};
+
+plain_rule!(IngressHostConflict, META);
+
+fn paths(rule: &IngressRule) -> Vec<RoutePath> {
+    let list: Vec<RoutePath> = rule
+        .http
+        .iter()
+        .flat_map(|h| h.paths.iter())
+        .map(|p| RoutePath::new(p.path.as_deref(), &p.path_type))
+        .collect();
+    if list.is_empty() {
+        vec![RoutePath::new(None, "Prefix")]
+    } else {
+        list
+    }
+}
+
+fn hosts_meet(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => hosts_overlap(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// The same Ingress, whichever API group each copy was written in.
+fn same_ingress(a: &Object<'_>, b: &Object<'_>) -> bool {
+    a.same_identity(b)
+        || (a.kind == b.kind
+            && a.name == b.name
+            && a.namespace_or_default() == b.namespace_or_default())
+}
+
+fn classes_meet(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        _ => true,
+    }
+}
+
+/// Where `rule` of ours collides with `other`: (their host, our path, their path).
+fn collision(
+    rule: &IngressRule,
+    ours: &[RoutePath],
+    other: &IngressSpec,
+) -> Option<(Option<String>, String, String)> {
+    let host = rule_host(rule.host.as_ref());
+    other.rules.iter().flatten().find_map(|theirs| {
+        let their_host = rule_host(theirs.host.as_ref());
+        if !hosts_meet(host, their_host) {
+            return None;
+        }
+        let their_paths = paths(theirs);
+        ours.iter().find_map(|p| {
+            their_paths.iter().find(|q| p.overlaps(q)).map(|q| {
+                (
+                    their_host.map(normalize_host),
+                    p.path.clone(),
+                    q.path.clone(),
+                )
+            })
+        })
+    })
+}
+
+impl Check for IngressHostConflict {
+    fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
+        let Some(spec) = obj.ingress() else { return };
+        let class = ingress_class(obj, spec);
+        let others: Vec<(&Object<'_>, &IngressSpec)> = cx
+            .others(obj)
+            .filter(|o| !same_ingress(obj, o))
+            .filter_map(|o| o.ingress().map(|s| (o, s)))
+            .filter(|(o, s)| classes_meet(class, ingress_class(o, s)))
+            .collect();
+        if others.is_empty() {
+            return;
+        }
+        let name = obj.display_name();
+        for (i, rule) in spec.rules.iter().flatten().enumerate() {
+            let ours = paths(rule);
+            let mut claims: Vec<String> = Vec::new();
+            for (other, other_spec) in &others {
+                if let Some((their_host, our_path, their_path)) = collision(rule, &ours, other_spec)
+                {
+                    let host = their_host.map_or("no host".to_string(), |h| format!("host `{h}`"));
+                    let claim = format!(
+                        "{} ({host}, path `{their_path}` against our `{our_path}`)",
+                        other.display_name()
+                    );
+                    if !claims.contains(&claim) {
+                        claims.push(claim);
+                    }
+                }
+            }
+            if claims.is_empty() {
+                continue;
+            }
+            let host = rule_host(rule.host.as_ref())
+                .map_or("a rule without a host".to_string(), |h| {
+                    format!("host `{h}`")
+                });
+            out.push(Hit::new(
+                rule_host_pointer(i, rule.host.is_some()),
+                format!(
+                    "{name}: rule {i} claims {host}, also claimed by {}: the controller routes the overlap \
+                     to only one of them (or merges them), so one application silently shadows or captures the \
+                     other's traffic. Give each Ingress its own host or disjoint paths, or merge them into one \
+                     Ingress.",
+                    claims.join("; ")
+                ),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::ingress_common::{findings_of, test_ingress};
+    use serde_json::json;
+
+    const RULE: &str = "ingress-host-conflict";
+
+    fn settings() -> serde_json::Value {
+        json!({"rules": {RULE: "deny"}})
+    }
+
+    #[test]
+    fn inventory_conflict_names_the_other_ingress() {
+        let input = json!({
+            "objects": [test_ingress("shop", "web", &[Some("shop.example.com")])],
+            "inventory": [test_ingress("marketing", "promo", &[Some("*.example.com")])],
+            "settings": settings(),
+        });
+        let f = findings_of(RULE, &input);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].1, "/spec/rules/0/host");
+        assert!(f[0].2.contains("Ingress marketing/promo"), "{}", f[0].2);
+    }
+
+    #[test]
+    fn an_update_never_conflicts_with_its_own_older_copy() {
+        let new = test_ingress("shop", "web", &[Some("shop.example.com")]);
+        let mut old_legacy = test_ingress("shop", "web", &[Some("shop.example.com")]);
+        old_legacy["apiVersion"] = json!("extensions/v1beta1");
+        let request = json!({
+            "uid": "1", "operation": "UPDATE",
+            "kind": {"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"},
+            "object": new, "oldObject": new,
+        });
+        // Gatekeeper's data.inventory, holding the object as synced before the update
+        let inventory = json!({"namespace": {"shop": {
+            "networking.k8s.io/v1": {"Ingress": {"web": new}},
+            "extensions/v1beta1": {"Ingress": {"web": old_legacy}},
+        }}});
+        let report = crate::evaluate(
+            &json!({"review": request, "parameters": settings()}),
+            crate::Host {
+                settings: None,
+                inventory: Some(&inventory),
+            },
+        )
+        .unwrap();
+        assert!(
+            report.findings().all(|f| f.rule != RULE),
+            "{:?}",
+            report.to_value()
+        );
+    }
+
+    #[test]
+    fn gatekeeper_inventory_with_a_rival_denies() {
+        let request = json!({
+            "uid": "1", "operation": "CREATE",
+            "kind": {"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"},
+            "object": test_ingress("shop", "web", &[Some("x.a.com")]),
+        });
+        let inventory = json!({"namespace": {"other": {"networking.k8s.io/v1": {"Ingress": {
+            "rival": test_ingress("other", "rival", &[Some("*.a.com")])}}}}});
+        let report = crate::evaluate(
+            &json!({"review": request, "parameters": settings()}),
+            crate::Host {
+                settings: None,
+                inventory: Some(&inventory),
+            },
+        )
+        .unwrap();
+        let hits: Vec<_> = report.findings().filter(|f| f.rule == RULE).collect();
+        assert_eq!(hits.len(), 1);
+        assert!(hits[0].message.contains("other/rival"));
+    }
+
+    #[test]
+    fn hostless_rules_meet_only_each_other() {
+        let input = json!({
+            "objects": [
+                test_ingress("a", "one", &[None, Some("x.example.com")]),
+                test_ingress("b", "two", &[None]),
+            ],
+            "settings": settings(),
+        });
+        let f = findings_of(RULE, &input);
+        let paths: Vec<_> = f.iter().map(|(n, p, _)| format!("{n}{p}")).collect();
+        assert_eq!(paths, ["one/spec/rules/0", "two/spec/rules/0"]);
+    }
+}

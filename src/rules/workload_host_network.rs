@@ -1,0 +1,102 @@
+use crate::object::{join, Object};
+use crate::plain_rule;
+use crate::report::Severity;
+use crate::review::Context;
+use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
+use crate::{doc_refs, doc_text};
+use serde_json::json;
+
+#[derive(Default)]
+pub struct WorkloadHostNetwork;
+
+static META: RuleMeta = RuleMeta {
+    id: "workload-host-network",
+    title: "Pod in the node's network namespace",
+    severity: Severity::High,
+    category: Category::Exposure,
+    kinds: &[
+        "Pod",
+        "PodTemplate",
+        "apps/Deployment",
+        "apps/ReplicaSet",
+        "apps/StatefulSet",
+        "apps/DaemonSet",
+        "ReplicationController",
+        "batch/Job",
+        "batch/CronJob",
+    ],
+    since: "0.1.0",
+    scope: Scope::Object,
+    params: &[],
+    what: doc_text!("`hostNetwork: true` in a Pod or in the pod template of a PodTemplate, Deployment, ReplicaSet, \
+           StatefulSet, DaemonSet, ReplicationController, Job or CronJob."),
+    why: doc_text!("A pod on the host network shares the node's network interfaces: every port it listens on is open \
+          on the node's addresses, outside any Service, Ingress or NetworkPolicy, and it can reach and sniff \
+          node-local services (the kubelet, the cloud metadata endpoint, other pods' host ports). Only node \
+          agents such as CNI plugins need it."),
+    denied: doc_text!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: api}\n  template:\n    metadata:\n      labels: {app: api}\n    spec:\n      hostNetwork: true\n      containers:\n        - name: api\n          image: registry.example.com/api:1.4\n"),
+    allowed: doc_text!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: api}\n  template:\n    metadata:\n      labels: {app: api}\n    spec:\n      containers:\n        - name: api\n          image: registry.example.com/api:1.4\n"),
+    references: doc_refs!(&[
+        "https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline",
+        "https://kubernetes.io/docs/concepts/configuration/overview/#services",
+    ]),
+};
+
+plain_rule!(WorkloadHostNetwork, META);
+
+impl Check for WorkloadHostNetwork {
+    fn check(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Hit>) {
+        let Some((spec, spec_path)) = obj.pod_spec() else {
+            return;
+        };
+        if spec.host_network != Some(true) {
+            return;
+        }
+        let path = join(spec_path, "hostNetwork");
+        let (who, verb) = if obj.kind == "Pod" {
+            ("it", "shares")
+        } else {
+            ("its pods", "share")
+        };
+        out.push(
+            Hit::new(
+                path.clone(),
+                format!(
+                    "{} sets hostNetwork: true: {who} {verb} the node's network, so every port listened on is open \
+                     on the node's addresses, outside Services, the Ingress and NetworkPolicies, and node-local \
+                     services are in reach. Remove hostNetwork and expose ports through a Service.",
+                    obj.display_name()
+                ),
+            )
+            .fix(vec![json!({"op": "remove", "path": path})]),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{evaluate, Host};
+    use serde_json::json;
+
+    #[test]
+    fn cronjob_path_is_nested() {
+        let input = json!({
+            "objects": [{"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+                "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+                    "hostNetwork": true, "containers": [{"name": "c", "image": "busybox"}]}}}}}}],
+            "settings": {"rules": {"workload-host-network": "deny"}}
+        });
+        let report = evaluate(&input, Host::default()).unwrap().to_value();
+        let v = report["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["rule"] == "workload-host-network")
+            .unwrap();
+        assert_eq!(
+            v["path"],
+            "/spec/jobTemplate/spec/template/spec/hostNetwork"
+        );
+        assert_eq!(v["fix"][0]["path"], v["path"]);
+    }
+}

@@ -1,0 +1,302 @@
+//! The engine's contract: input shapes, actions, exemptions, ratcheting, audit mode.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // tests fail loudly by design
+
+use portcullis::{evaluate, evaluate_bytes, Host, Policy};
+use serde_json::{json, Value};
+
+fn nodeport(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "shop", "labels": {"tier": "edge"}},
+           "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}]}})
+}
+
+fn request(op: &str, object: Value, old: Option<Value>) -> Value {
+    let mut r = json!({"uid": "u-1", "kind": {"group": "", "version": "v1", "kind": "Service"}, "operation": op, "object": object});
+    if let Some(o) = old {
+        r["oldObject"] = o;
+    }
+    r
+}
+
+fn run(input: Value) -> Value {
+    evaluate(&input, Host::default())
+        .map(|r| r.to_value())
+        .unwrap_or_else(|e| e.to_answer())
+}
+
+fn rules_of(report: &Value, list: &str) -> Vec<String> {
+    report[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn every_input_shape_gives_the_same_finding() {
+    let obj = nodeport("api");
+    let req = request("CREATE", obj.clone(), None);
+    let shapes = [
+        obj.clone(),
+        json!({"apiVersion": "v1", "kind": "List", "items": [obj.clone()]}),
+        json!([obj.clone()]),
+        json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req.clone()}),
+        req.clone(),
+        json!({"review": req.clone(), "parameters": {}}),
+        json!({"request": req.clone(), "settings": {}}),
+        json!({"objects": [obj.clone()], "settings": {}}),
+    ];
+    for input in shapes {
+        let r = run(input.clone());
+        assert_eq!(
+            rules_of(&r, "violations"),
+            ["service-type-nodeport"],
+            "{input}: {r}"
+        );
+        assert_eq!(r["violations"][0]["object"]["name"], "api");
+        assert_eq!(r["allowed"], false);
+    }
+}
+
+#[test]
+fn nested_lists_flatten_and_kind_lists_count() {
+    let r = run(
+        json!({"apiVersion": "v1", "kind": "ServiceList", "items": [nodeport("a"), nodeport("b")]}),
+    );
+    assert_eq!(r["summary"]["objects"], 2);
+    let r =
+        run(json!([{"apiVersion": "v1", "kind": "List", "items": [nodeport("a")]}, nodeport("b")]));
+    assert_eq!(r["summary"]["denied"], 2);
+}
+
+#[test]
+fn delete_and_connect_are_never_denied() {
+    for op in ["DELETE", "CONNECT"] {
+        let r = run(
+            json!({"request": {"uid": "x", "kind": {"group": "", "version": "v1", "kind": "Service"}, "operation": op,
+                            "oldObject": nodeport("api"), "object": null}, "settings": {}}),
+        );
+        assert_eq!(r["allowed"], true, "{op}: {r}");
+        assert_eq!(r["summary"]["objects"], 0);
+    }
+}
+
+#[test]
+fn update_ratchets_findings_the_old_object_had() {
+    let r = run(json!({"request": request("UPDATE", nodeport("api"), Some(nodeport("api")))}));
+    assert_eq!(r["allowed"], true, "{r}");
+    assert_eq!(rules_of(&r, "warnings"), ["service-type-nodeport"]);
+    assert!(r["warnings"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("already present"));
+    // a new finding on UPDATE is denied
+    let old = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api"}, "spec": {"type": "ClusterIP"}});
+    let r = run(json!({"request": request("UPDATE", nodeport("api"), Some(old))}));
+    assert_eq!(r["allowed"], false);
+    // no oldObject (audit scanners send none): same verdict as CREATE
+    let r = run(json!({"request": request("UPDATE", nodeport("api"), None)}));
+    assert_eq!(r["allowed"], false);
+}
+
+#[test]
+fn actions_warn_and_off() {
+    let r = run(
+        json!({"objects": [nodeport("api")], "settings": {"rules": {"service-type-nodeport": "warn"}}}),
+    );
+    assert_eq!(r["allowed"], true);
+    assert_eq!(r["warnings"][0]["action"], "warn");
+    let r = run(
+        json!({"objects": [nodeport("api")], "settings": {"rules": {"service-type-nodeport": "off"}}}),
+    );
+    assert_eq!(r["summary"]["denied"], 0);
+    assert_eq!(r["summary"]["warned"], 0);
+}
+
+#[test]
+fn audit_mode_reports_but_allows() {
+    let r = run(json!({"objects": [nodeport("api")], "settings": {"mode": "audit"}}));
+    assert_eq!(r["allowed"], true);
+    assert_eq!(rules_of(&r, "violations"), ["service-type-nodeport"]);
+}
+
+#[test]
+fn exemptions_by_namespace_name_labels_with_reason() {
+    // only the rule under test: the bundle has more to say (no default-deny policy)
+    let ex = |e: Value| {
+        let settings =
+            json!({"exemptions": [e], "rules": {"namespace-default-deny-missing": "off"}});
+        run(json!({"objects": [nodeport("api"), nodeport("web")], "settings": settings}))
+    };
+    let r = ex(json!({"namespaces": ["sh*"], "reason": "legacy"}));
+    assert_eq!(r["summary"]["denied"], 0);
+    assert_eq!(r["exempted"][0]["reason"], "legacy");
+    assert_eq!(r["summary"]["exempted"], 2);
+    let r =
+        ex(json!({"names": ["api"], "rules": ["service-type-nodeport"], "reason": "debug port"}));
+    assert_eq!(r["summary"]["denied"], 1);
+    assert_eq!(r["violations"][0]["object"]["name"], "web");
+    let r = ex(json!({"labels": {"tier": "edge"}, "reason": "edge tier"}));
+    assert_eq!(r["summary"]["denied"], 0);
+    let r = ex(json!({"labels": {"tier": "core"}, "reason": "core tier"}));
+    assert_eq!(r["summary"]["denied"], 2);
+    let r = ex(json!({"rules": ["service-type-loadbalancer"], "reason": "other rule"}));
+    assert_eq!(r["summary"]["denied"], 2);
+}
+
+#[test]
+fn exemption_annotation_is_opt_in_and_needs_a_reason() {
+    let mut obj = nodeport("api");
+    obj["metadata"]["annotations"] =
+        json!({"portcullis.dev/exempt": "service-type-nodeport: vendor appliance"});
+    let r = run(json!({"objects": [obj.clone()]}));
+    assert_eq!(
+        r["summary"]["denied"], 1,
+        "annotations are ignored unless enabled"
+    );
+    let r = run(json!({"objects": [obj.clone()], "settings": {"exemptionAnnotations": true}}));
+    assert_eq!(r["summary"]["denied"], 0);
+    assert!(r["exempted"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("vendor appliance"));
+    obj["metadata"]["annotations"] = json!({"portcullis.dev/exempt": "service-type-nodeport"});
+    let r = run(json!({"objects": [obj], "settings": {"exemptionAnnotations": true}}));
+    assert_eq!(r["summary"]["denied"], 1);
+    assert!(
+        r["violations"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("portcullis.dev/exempt"),
+        "{r}"
+    );
+}
+
+#[test]
+fn input_settings_win_over_host_settings() {
+    let host = json!({"rules": {"service-type-nodeport": "off"}});
+    let r = evaluate(&json!({"objects": [nodeport("a")], "settings": {"rules": {"service-type-nodeport": "deny"}}}), Host { settings: Some(&host), inventory: None }).unwrap();
+    assert!(!r.allowed);
+    let r = evaluate(
+        &nodeport("a"),
+        Host {
+            settings: Some(&host),
+            inventory: None,
+        },
+    )
+    .unwrap();
+    assert!(r.allowed);
+}
+
+#[test]
+fn strict_profile_denies_internal_load_balancers() {
+    let lb = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db", "annotations": {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"}}, "spec": {"type": "LoadBalancer"}});
+    let r = run(json!({"objects": [lb.clone()], "settings": {"profile": "baseline"}}));
+    assert!(
+        !rules_of(&r, "violations").contains(&"service-type-loadbalancer".to_string()),
+        "{r}"
+    );
+    let r = run(json!({"objects": [lb], "settings": {"profile": "strict"}}));
+    assert!(rules_of(&r, "violations").contains(&"service-type-loadbalancer".to_string()));
+}
+
+#[test]
+fn user_parameters_keep_the_profile_action() {
+    let p = Policy::from_settings(Some(&json!({"profile": "strict", "rules": {"service-type-loadbalancer": {"allowInternal": true}}}))).unwrap();
+    assert_eq!(
+        p.action_of("service-type-loadbalancer"),
+        Some(portcullis::Action::Deny)
+    );
+    let p = Policy::from_settings(Some(
+        &json!({"rules": {"ingress-host-wildcard": {"action": "off"}}}),
+    ))
+    .unwrap();
+    assert_eq!(
+        p.action_of("ingress-host-wildcard"),
+        Some(portcullis::Action::Off)
+    );
+}
+
+#[test]
+fn bad_shapes_are_errors_that_say_what() {
+    let cases = [
+        (json!("text"), "invalid-input"),
+        (
+            json!({"review": {"object": nodeport("a"), "operation": "CREATE", "kind": {}}, "params": {}}),
+            "invalid-input",
+        ),
+        (
+            json!({"request": {"operation": "PATCH", "kind": {}, "object": nodeport("a")}}),
+            "invalid-input",
+        ),
+        (
+            json!({"request": {"operation": "CREATE", "kind": {}}}),
+            "invalid-input",
+        ),
+        (json!({"objects": "nope"}), "invalid-input"),
+        (json!([1, 2]), "invalid-input"),
+        (json!({"kind": "Service", "metadata": {}}), "invalid-object"),
+        (
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": 7}}),
+            "invalid-object",
+        ),
+        (
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}, "spec": {"ports": [{"port": "80"}]}}),
+            "invalid-object",
+        ),
+        (
+            json!({"objects": [], "settings": {"rules": {"no-such-rule": "deny"}}}),
+            "invalid-settings",
+        ),
+        (
+            json!({"objects": [], "inventory": {"clusters": {}}}),
+            "invalid-input",
+        ),
+    ];
+    for (input, code) in cases {
+        let r = run(input.clone());
+        assert_eq!(r["error"]["code"], code, "{input}: {r}");
+        assert_eq!(r["allowed"], false);
+        assert!(r["error"]["message"].as_str().unwrap().len() > 10);
+    }
+    let r = run(
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}, "spec": {"ports": [{"port": "80"}]}}),
+    );
+    assert_eq!(r["error"]["path"], "/spec/ports/0/port", "{r}");
+}
+
+#[test]
+fn gatekeeper_inventory_is_read() {
+    let ing = |name: &str| {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name, "namespace": "a"},
+        "spec": {"rules": [{"host": "shop.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "s", "port": {"number": 80}}}}]}}]}})
+    };
+    let inventory =
+        json!({"namespace": {"b": {"networking.k8s.io/v1": {"Ingress": {"other": ing("other")}}}}});
+    let host_settings = json!({});
+    let r = evaluate(
+        &ing("mine"),
+        Host {
+            settings: Some(&host_settings),
+            inventory: Some(&inventory),
+        },
+    )
+    .unwrap();
+    assert!(
+        r.findings().any(|f| f.rule == "ingress-host-conflict"),
+        "{:?}",
+        r.to_value()
+    );
+}
+
+#[test]
+fn bytes_api_never_fails() {
+    assert_eq!(evaluate_bytes(b"\xff")["error"]["code"], "invalid-utf8");
+    assert_eq!(evaluate_bytes(b"{}")["error"]["code"], "invalid-object");
+}

@@ -1,0 +1,283 @@
+//! `dist/portcullis.wasm` (the generic JSON ABI) under wasmtime: every case
+//! gives the native report, hostile inputs give JSON errors, memory stays bounded.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // tests fail loudly by design
+
+use portcullis::cases::{conformance_cases, policy_cases, shared_conformance_dir};
+use serde_json::{json, Value};
+use wasm_tests::{artifact, root};
+use wasmtime::{Engine, Instance, Memory, Module, Store, TypedFunc};
+
+struct Generic {
+    store: Store<()>,
+    memory: Memory,
+    alloc: TypedFunc<i32, i32>,
+    dealloc: TypedFunc<(i32, i32), ()>,
+    evaluate: TypedFunc<(i32, i32), i64>,
+    rules: TypedFunc<(), i64>,
+}
+
+impl Generic {
+    fn new() -> Generic {
+        let engine = Engine::default();
+        let module = Module::from_file(&engine, artifact("portcullis.wasm")).unwrap();
+        assert_eq!(
+            module.imports().count(),
+            0,
+            "the generic module must import nothing"
+        );
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        Generic {
+            memory: instance.get_memory(&mut store, "memory").unwrap(),
+            alloc: instance.get_typed_func(&mut store, "alloc").unwrap(),
+            dealloc: instance.get_typed_func(&mut store, "dealloc").unwrap(),
+            evaluate: instance.get_typed_func(&mut store, "evaluate").unwrap(),
+            rules: instance.get_typed_func(&mut store, "rules").unwrap(),
+            store,
+        }
+    }
+
+    fn take(&mut self, packed: i64) -> Vec<u8> {
+        let ptr = (packed >> 32) as u32 as usize;
+        let len = (packed & 0xffff_ffff) as u32 as usize;
+        let out = self.memory.data(&self.store)[ptr..ptr + len].to_vec();
+        self.dealloc
+            .call(&mut self.store, (ptr as i32, len as i32))
+            .unwrap();
+        out
+    }
+
+    /// Evaluates raw bytes; a trap fails the test.
+    fn eval_bytes(&mut self, input: &[u8]) -> Value {
+        let len = input.len() as i32;
+        let ptr = self.alloc.call(&mut self.store, len).unwrap();
+        assert_ne!(ptr, 0, "alloc failed for {len} bytes");
+        self.memory
+            .write(&mut self.store, ptr as usize, input)
+            .unwrap();
+        let packed = self
+            .evaluate
+            .call(&mut self.store, (ptr, len))
+            .expect("evaluate trapped");
+        self.dealloc.call(&mut self.store, (ptr, len)).unwrap();
+        let out = self.take(packed);
+        serde_json::from_slice(&out).unwrap_or_else(|e| {
+            panic!(
+                "answer is not JSON ({e}): {}",
+                String::from_utf8_lossy(&out)
+            )
+        })
+    }
+
+    fn eval(&mut self, input: &Value) -> Value {
+        self.eval_bytes(&serde_json::to_vec(input).unwrap())
+    }
+
+    fn pages(&self) -> u64 {
+        self.memory.size(&self.store)
+    }
+}
+
+fn native(input: &Value) -> Value {
+    portcullis::evaluate_bytes(&serde_json::to_vec(input).unwrap())
+}
+
+#[test]
+fn every_case_gives_the_native_report() {
+    let mut m = Generic::new();
+    let mut cases = policy_cases(&root().join("policies")).unwrap();
+    cases.extend(
+        conformance_cases(&shared_conformance_dir(&root()))
+            .unwrap()
+            .0,
+    );
+    assert!(cases.len() > 10);
+    for c in &cases {
+        let input = c.input();
+        let got = m.eval(&input);
+        assert_eq!(got, native(&input), "{}: wasm and native differ", c.name);
+        c.judge(&got).unwrap();
+    }
+}
+
+#[test]
+fn catalogue_matches_native() {
+    let mut m = Generic::new();
+    let packed = m.rules.call(&mut m.store, ()).unwrap();
+    let got: Value = serde_json::from_slice(&m.take(packed)).unwrap();
+    assert_eq!(got, portcullis::catalogue());
+    assert_eq!(
+        got["rules"].as_array().unwrap().len(),
+        portcullis::rules::RULES.len()
+    );
+}
+
+fn error_code(v: &Value) -> &str {
+    assert_eq!(v["allowed"], false, "{v}");
+    v["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {v}"))
+}
+
+#[test]
+fn hostile_inputs_get_json_errors() {
+    let mut m = Generic::new();
+    assert_eq!(
+        error_code(&m.eval_bytes(b"{\"kind\": \"Service\xff\xfe\"}")),
+        "invalid-utf8"
+    );
+    let v = m.eval_bytes(b"{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Serv");
+    assert_eq!(error_code(&v), "invalid-json");
+    assert_eq!(v["error"]["line"], 3);
+    assert_eq!(error_code(&m.eval_bytes(b"")), "invalid-json");
+    assert_eq!(error_code(&m.eval_bytes(b"null")), "invalid-input");
+    assert_eq!(error_code(&m.eval_bytes(b"42")), "invalid-input");
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert_eq!(error_code(&m.eval_bytes(deep.as_bytes())), "invalid-json");
+    let deep_obj = format!("{}1{}", "{\"a\":".repeat(50_000), "}".repeat(50_000));
+    assert_eq!(
+        error_code(&m.eval_bytes(deep_obj.as_bytes())),
+        "invalid-json"
+    );
+    // a million-element array
+    let mut million = String::from("[");
+    million.push_str(&"1,".repeat(999_999));
+    million.push_str("1]");
+    assert_eq!(
+        error_code(&m.eval_bytes(million.as_bytes())),
+        "invalid-input"
+    );
+    // trailing NUL, as C hosts send strings
+    let svc = br#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"a"},"spec":{"type":"NodePort"}}"#;
+    let mut with_nul = svc.to_vec();
+    with_nul.push(0);
+    assert_eq!(
+        m.eval_bytes(&with_nul)["violations"][0]["rule"],
+        "service-type-nodeport"
+    );
+}
+
+#[test]
+fn twenty_megabyte_document_is_answered() {
+    let mut m = Generic::new();
+    let big = "x".repeat(20 * 1024 * 1024);
+    let input = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "big", "annotations": {"blob": big}}, "spec": {"type": "LoadBalancer"}});
+    let v = m.eval(&input);
+    assert_eq!(
+        v["violations"][0]["rule"],
+        "service-type-loadbalancer",
+        "{}",
+        &v.to_string()[..200.min(v.to_string().len())]
+    );
+    // and the same instance keeps working afterwards
+    let v = m.eval(&json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}));
+    assert_eq!(v["allowed"], true);
+}
+
+/// Objects whose every field the rules read is replaced by each wrong JSON type.
+#[test]
+fn wrong_types_in_every_read_field_never_trap() {
+    let mut m = Generic::new();
+    let samples = [
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "n", "annotations": {"a": "b"}, "labels": {"l": "v"}},
+               "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "nodePort": 30000}], "externalIPs": ["1.2.3.4"], "loadBalancerSourceRanges": ["0.0.0.0/0"], "externalName": "x", "allocateLoadBalancerNodePorts": true}}),
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "i", "annotations": {"nginx.ingress.kubernetes.io/auth-url": "http://x"}},
+               "spec": {"ingressClassName": "nginx", "tls": [{"hosts": ["a.com"], "secretName": "s"}], "defaultBackend": {"service": {"name": "s", "port": {"number": 80}}},
+                        "rules": [{"host": "a.com", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "s", "port": {"number": 80}}}}]}}]}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+               "spec": {"template": {"spec": {"hostNetwork": true, "automountServiceAccountToken": true, "serviceAccountName": "sa",
+                        "containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80, "hostPort": 80}]}], "initContainers": [{"name": "i", "image": "i"}]}}}}),
+        json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+               "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i", "ports": [{"hostPort": 1}]}]}}}}}}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"},
+               "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}], "aggregationRule": {"clusterRoleSelectors": []}}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "b"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"}, "subjects": [{"kind": "Group", "name": "system:anonymous"}]}),
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "n"},
+               "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": []}}]}]}}),
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "g"},
+               "spec": {"listeners": [{"name": "l", "protocol": "HTTP", "port": 80, "tls": {"mode": "Terminate", "certificateRefs": [{"name": "c"}]}}]}}),
+        json!({"apiVersion": "kubeadm.k8s.io/v1beta3", "kind": "ClusterConfiguration", "apiServer": {"extraArgs": {"anonymous-auth": "true"}}}),
+        json!({"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration", "authentication": {"anonymous": {"enabled": true}}, "readOnlyPort": 10255}),
+    ];
+    let wrong = [
+        json!(null),
+        json!(7),
+        json!(-1.5),
+        json!("str"),
+        json!(true),
+        json!([]),
+        json!([1, "x"]),
+        json!({}),
+        json!({"k": [null]}),
+    ];
+    let mut answered = 0;
+    for sample in &samples {
+        let mut pointers = Vec::new();
+        collect_pointers(sample, String::new(), &mut pointers);
+        for p in &pointers {
+            for w in &wrong {
+                let mut obj = sample.clone();
+                *obj.pointer_mut(p).unwrap() = w.clone();
+                let got = m.eval(&obj);
+                assert!(got.get("allowed").is_some(), "{p} = {w}: {got}");
+                assert_eq!(got, native(&obj), "{p} = {w}: wasm and native differ");
+                answered += 1;
+            }
+        }
+    }
+    assert!(answered > 1000, "{answered}");
+}
+
+fn collect_pointers(v: &Value, at: String, out: &mut Vec<String>) {
+    if !at.is_empty() {
+        out.push(at.clone());
+    }
+    match v {
+        Value::Object(m) => m.iter().for_each(|(k, c)| {
+            collect_pointers(
+                c,
+                format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                out,
+            )
+        }),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, c)| collect_pointers(c, format!("{at}/{i}"), out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn memory_stays_bounded_over_100k_evaluations() {
+    let mut m = Generic::new();
+    let inputs = [
+        serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "shop"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})).unwrap(),
+        b"{not json".to_vec(),
+        serde_json::to_vec(&json!({"request": {"uid": "1", "kind": {"group": "", "version": "v1", "kind": "Service"}, "operation": "UPDATE",
+            "object": {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}, "spec": {"type": "NodePort"}},
+            "oldObject": {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}, "spec": {"type": "NodePort"}}}, "settings": {}})).unwrap(),
+    ];
+    for i in 0..1_000 {
+        m.eval_bytes(&inputs[i % inputs.len()]);
+    }
+    let warm = m.pages();
+    for i in 0..100_000 {
+        let v = m.eval_bytes(&inputs[i % inputs.len()]);
+        if i % 3 == 0 {
+            assert_eq!(v["allowed"], false);
+        }
+    }
+    assert!(
+        m.pages() <= warm + 1,
+        "memory grew from {warm} to {} pages",
+        m.pages()
+    );
+}
