@@ -96,12 +96,15 @@ pub struct Opa {
     pub module: Module,
 }
 
+/// `opa_eval(reserved, entrypoint, data, input, input_len, heap_ptr, format)`.
+type OpaEvalArgs = (i32, i32, i32, i32, i32, i32, i32);
+
 /// One OPA instance after the npm SDK's load sequence (`{}` as data).
 pub struct OpaGuest {
     store: Store<()>,
     memory: Memory,
     heap_ptr_set: TypedFunc<i32, ()>,
-    eval: TypedFunc<(i32, i32, i32, i32, i32, i32, i32), i32>,
+    eval: TypedFunc<OpaEvalArgs, i32>,
     data: i32,
     data_heap: i32,
     entrypoint: i32,

@@ -357,13 +357,13 @@ fn wasm(
     });
     let generic = Generic::load(path)?;
     let instantiate = time(Budget::QUICK, || generic.instance().ok());
-    out.line(format!(
+    out.line(
         "`portcullis.wasm` (generic JSON ABI), default wasmtime `Config` (Cranelift). \
          *reused* keeps one instance and calls `alloc`, `evaluate`, `dealloc` per request, \
          copying the answer out; *per call* creates a `Store` and instance from the \
          precompiled `InstancePre` for every request. *memory* is the instance's linear memory \
-         after evaluating that input repeatedly (wasm memory never shrinks, so this is its peak)."
-    ));
+         after evaluating that input repeatedly (wasm memory never shrinks, so this is its peak).",
+    );
     out.line("");
     out.line(format!(
         "- compile (Cranelift, once per process): {}",
