@@ -22,17 +22,20 @@ pub fn normalize_host(host: &str) -> String {
 /// `example.com` nor `a.b.example.com`. A wildcard matches only the identical
 /// wildcard.
 pub fn host_matches(pattern: &str, host: &str) -> bool {
-    let pattern = normalize_host(pattern);
-    let host = normalize_host(host);
+    // compared in place, without normalize_host's allocation: ingress-host-conflict
+    // runs this for every pair of Ingresses in a bundle
+
+    let pattern = pattern.trim().trim_end_matches('.');
+    let host = host.trim().trim_end_matches('.');
     if pattern.is_empty() || host.is_empty() {
         return false;
     }
-    if pattern == host {
+    if pattern.eq_ignore_ascii_case(host) {
         return true;
     }
     match pattern.strip_prefix("*.") {
         Some(suffix) if !host.starts_with('*') => match host.split_once('.') {
-            Some((label, rest)) => !label.is_empty() && rest == suffix,
+            Some((label, rest)) => !label.is_empty() && rest.eq_ignore_ascii_case(suffix),
             None => false,
         },
         _ => false,
