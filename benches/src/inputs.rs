@@ -76,12 +76,14 @@ pub fn plain_service(name: &str, ns: &str, node_port: bool) -> Value {
 }
 
 /// An NGINX Ingress with `hosts` hosts, TLS for all but the last, one wildcard.
+/// Hosts are the Ingress's own, as in a real cluster: a bundle of them has no
+/// host conflicts.
 pub fn ingress(name: &str, ns: &str, hosts: usize) -> Value {
     let host = |i: usize| {
         if i == 0 {
-            "*.shop.example.com".to_string()
+            format!("*.{name}.example.com")
         } else {
-            format!("h{i}.{name}.example.com")
+            format!("h{i}.{name}.example.net")
         }
     };
     let rules: Vec<Value> = (0..hosts)

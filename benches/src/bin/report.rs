@@ -1,6 +1,7 @@
 //! Runs every measurement and writes BENCHMARKS.md from the figures it took.
 //!
-//! Usage: report [--out FILE] [--cli PATH] [--quick]   (run from the repository root)
+//! Usage: report [--out FILE] [--cli PATH] [--generic WASM] [--quick]
+//! (run from the repository root; --generic measures another build of the generic module)
 
 use anyhow::{Context as _, Result};
 use portcullis::Host;
@@ -66,6 +67,7 @@ fn progress(s: &str) {
 fn main() -> Result<()> {
     let mut out_file = PathBuf::from("BENCHMARKS.md");
     let mut cli_path = PathBuf::from(CLI);
+    let mut generic_path = PathBuf::from(GENERIC);
     let mut budget = Budget::QUICK;
     let mut long = Budget::LONG;
     let mut args = std::env::args().skip(1);
@@ -73,6 +75,7 @@ fn main() -> Result<()> {
         match a.as_str() {
             "--out" => out_file = args.next().context("--out needs a file")?.into(),
             "--cli" => cli_path = args.next().context("--cli needs a path")?.into(),
+            "--generic" => generic_path = args.next().context("--generic needs a path")?.into(),
             "--quick" => {
                 budget = Budget {
                     samples: 11,
@@ -82,7 +85,7 @@ fn main() -> Result<()> {
                 long = budget;
             }
             other => anyhow::bail!(
-                "unknown argument {other}; usage: report [--out FILE] [--cli PATH] [--quick]"
+                "unknown argument {other}; usage: report [--out FILE] [--cli PATH] [--generic WASM] [--quick]"
             ),
         }
     }
@@ -103,7 +106,7 @@ fn main() -> Result<()> {
     progress("native");
     let native = native(&mut body, &all, pick)?;
     progress("wasmtime");
-    wasm(&mut body, &all, &native, pick)?;
+    wasm(&mut body, &all, &native, pick, &generic_path)?;
     progress("regorus");
     rego_twin(&mut body, &all, &native, pick)?;
     progress("sizes");
@@ -334,13 +337,14 @@ fn wasm(
     all: &[&Input],
     native: &Native,
     pick: impl Fn(&Input) -> Budget,
+    path: &Path,
 ) -> Result<()> {
     out.line("## 2. Through WebAssembly under wasmtime");
     out.line("");
-    let path = Path::new(GENERIC);
     if !path.exists() {
         out.line(format!(
-            "`{GENERIC}` is missing (run `make wasm-generic`): not measured."
+            "`{}` is missing (run `make wasm-generic`): not measured.",
+            path.display()
         ));
         out.line("");
         return Ok(());
@@ -357,6 +361,8 @@ fn wasm(
     });
     let generic = Generic::load(path)?;
     let instantiate = time(Budget::QUICK, || generic.instance().ok());
+    out.line(format!("Module: `{}`.", path.display()));
+    out.line("");
     out.line(
         "`portcullis.wasm` (generic JSON ABI), default wasmtime `Config` (Cranelift). \
          *reused* keeps one instance and calls `alloc`, `evaluate`, `dealloc` per request, \
