@@ -45,6 +45,8 @@ mod networkpolicy_allow_all;
 // --- Control plane
 
 // --- Versions
+mod api_version_deprecated;
+pub mod api_version_removed;
 
 pub static RULES: &[&dyn Rule] = &[
     // Exposure
@@ -79,6 +81,8 @@ pub static RULES: &[&dyn Rule] = &[
     // Control plane
 
     // Versions
+    &api_version_removed::ApiVersionRemoved,
+    &api_version_deprecated::ApiVersionDeprecated,
 ];
 
 /// A rule by id.

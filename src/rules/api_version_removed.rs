@@ -1,0 +1,96 @@
+use crate::object::Object;
+use crate::plain_rule;
+use crate::report::Severity;
+use crate::review::Context;
+use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
+use crate::versions::{lookup, show, ApiVersion};
+use crate::{doc_refs, doc_text};
+use serde_json::json;
+
+#[derive(Default)]
+pub struct ApiVersionRemoved;
+
+static META: RuleMeta = RuleMeta {
+    id: "api-version-removed",
+    title: "API version no longer served",
+    severity: Severity::High,
+    category: Category::Versions,
+    kinds: &["*"],
+    since: "0.1.0",
+    scope: Scope::Object,
+    params: &[],
+    what: doc_text!("Objects written in an `apiVersion` that the target Kubernetes release (settings key \
+           `kubernetesVersion`, by default the newest release the table covers) no longer serves, per the \
+           table kept in `policies/api-versions.yaml` (the Kubernetes core's own APIs, from the deprecated API \
+           migration guide and release notes). The message names the replacement API. A fix that replaces \
+           `/apiVersion` is offered only when the replacement is a drop-in: the same kind, served by the \
+           target release, and no field renamed or newly required on the way."),
+    why: doc_text!("The API server rejects objects in an API version it no longer serves: the apply fails, or \
+          the upgrade breaks the pipeline that carries the manifest. Objects still stored in an old version are \
+          readable through the new one, but every manifest, chart and client must move before the upgrade."),
+    denied: doc_text!("# with kubernetesVersion: \"1.25\"\napiVersion: batch/v1beta1\nkind: CronJob\nmetadata:\n  name: report\n  namespace: shop\nspec:\n  schedule: \"0 3 * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: OnFailure\n          containers:\n            - {name: report, image: registry.example.com/report:1.4}\n"),
+    allowed: doc_text!("apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: report\n  namespace: shop\nspec:\n  schedule: \"0 3 * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: OnFailure\n          containers:\n            - {name: report, image: registry.example.com/report:1.4}\n"),
+    references: doc_refs!(&[
+        "https://kubernetes.io/docs/reference/using-api/deprecation-guide/",
+        "https://kubernetes.io/docs/reference/using-api/deprecation-policy/",
+    ]),
+};
+
+plain_rule!(ApiVersionRemoved, META);
+
+impl Check for ApiVersionRemoved {
+    fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
+        let Some(entry) = lookup(obj.api_version, obj.kind) else {
+            return;
+        };
+        let target = cx.kubernetes_version;
+        let Some(removed) = entry.removed.filter(|_| entry.removed_at(target)) else {
+            return;
+        };
+        let message = format!(
+            "{} uses {} {}, which Kubernetes {} no longer serves (target {}): the API server rejects it, so \
+             applying it or upgrading fails. {}",
+            obj.display_name(),
+            obj.api_version,
+            obj.kind,
+            show(removed),
+            show(target),
+            advice(entry, target),
+        );
+        out.push(with_fix(Hit::new("/apiVersion", message), entry, target));
+    }
+}
+
+/// What to move to, for the messages of both version rules.
+pub fn advice(entry: &ApiVersion, target: (u32, u32)) -> String {
+    let Some(to) = entry.replacement else {
+        return format!(
+            "{} has no replacement: remove it, and use what replaced the feature.",
+            entry.kind
+        );
+    };
+    let kind = entry.replacement_kind.unwrap_or(entry.kind);
+    let since = match entry.replacement_since {
+        Some(s) if s > target => format!(" (served from Kubernetes {})", show(s)),
+        Some(s) => format!(" (served since Kubernetes {})", show(s)),
+        None => String::new(),
+    };
+    let extra = if entry.replacement_kind.is_some() {
+        ", a different kind: rewrite the object"
+    } else if entry.field_changes {
+        ", which renames or requires fields: convert the object, not only its apiVersion"
+    } else {
+        ""
+    };
+    format!("Move to {to} {kind}{since}{extra}.")
+}
+
+/// Adds the apiVersion replacement when it is a drop-in on the target.
+pub fn with_fix(hit: Hit, entry: &ApiVersion, target: (u32, u32)) -> Hit {
+    match entry.drop_in(target) {
+        Some(to) => hit.fix(vec![
+            json!({"op": "replace", "path": "/apiVersion", "value": to}),
+        ]),
+        None => hit,
+    }
+}
