@@ -16,18 +16,21 @@ static META: RuleMeta = RuleMeta {
     category: Category::Ingress,
     kinds: &["gateway.networking.k8s.io/Gateway"],
     since: "0.1.0",
-    scope: Scope::Object,
+    scope: Scope::Bundle,
     params: &[],
     what: doc_text!("Each listener of a Gateway API `Gateway` (`gateway.networking.k8s.io`, v1 and v1beta1): \
            one with protocol `HTTP`, `TCP` or `UDP` carries plaintext; one with protocol `HTTPS` or `TLS` that \
            terminates TLS (`tls.mode` unset or `Terminate`) needs at least one `tls.certificateRefs` entry. \
            `tls.mode: Passthrough` hands the TLS stream to the backend, which holds the certificate, and is \
-           allowed. Implementation-specific protocols (domain-prefixed names) are not judged. One finding per \
-           listener, at `/spec/listeners/<index>`."),
+           allowed. An `HTTP` listener that only redirects to HTTPS is allowed too, when the bundle or the \
+           inventory shows it: at least one `HTTPRoute` attaches to it (a `parentRefs` entry naming the \
+           Gateway, with no `sectionName`/`port` or this listener's), and every rule of every such route has a \
+           `RequestRedirect` filter with `scheme: https`. Implementation-specific protocols (domain-prefixed \
+           names) are not judged. One finding per listener, at `/spec/listeners/<index>`."),
     why: doc_text!("The Gateway is the cluster's controlled entry point: a plaintext listener sends credentials, \
           cookies and data in the clear to anyone on the path, and an HTTPS listener without a certificate is \
           not programmed by the controller (or falls back to a default certificate clients cannot trust). An \
-          HTTP listener kept only to redirect to HTTPS can be exempted with a reason."),
+          HTTP listener that only redirects sends nothing but the redirect in the clear."),
     denied: doc_text!("apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: public\n  namespace: edge\nspec:\n  gatewayClassName: example\n  listeners:\n    - name: http\n      protocol: HTTP\n      port: 80\n    - name: https\n      protocol: HTTPS\n      port: 443\n"),
     allowed: doc_text!("apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: public\n  namespace: edge\nspec:\n  gatewayClassName: example\n  listeners:\n    - name: https\n      protocol: HTTPS\n      port: 443\n      hostname: shop.example.com\n      tls:\n        mode: Terminate\n        certificateRefs:\n          - name: shop-tls\n    - name: db-passthrough\n      protocol: TLS\n      port: 5432\n      tls:\n        mode: Passthrough\n"),
     references: doc_refs!(&[
@@ -39,7 +42,7 @@ static META: RuleMeta = RuleMeta {
 plain_rule!(GatewayListenerPlaintext, META);
 
 impl Check for GatewayListenerPlaintext {
-    fn check(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Hit>) {
+    fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
         if obj.group() != "gateway.networking.k8s.io" || obj.kind != "Gateway" {
             return;
         }
@@ -60,10 +63,11 @@ impl Check for GatewayListenerPlaintext {
                 .map(|p| format!(" on port {p}"))
                 .unwrap_or_default();
             let message = match protocol {
+                "HTTP" if redirects_only(obj, listener, cx) => continue,
                 "HTTP" | "TCP" | "UDP" => format!(
                     "{} has {name}{port} with protocol {protocol}: traffic through the entry point is \
-                     plaintext, readable and alterable on the way. Use {} with tls.certificateRefs (or \
-                     exempt an HTTP listener kept only to redirect to HTTPS).",
+                     plaintext, readable and alterable on the way. Use {} with tls.certificateRefs (an HTTP \
+                     listener may stay when every HTTPRoute attached to it only redirects to https).",
                     obj.display_name(),
                     if protocol == "HTTP" { "HTTPS" } else { "TLS" }
                 ),
@@ -93,4 +97,53 @@ impl Check for GatewayListenerPlaintext {
             out.push(Hit::new(format!("/spec/listeners/{i}"), message));
         }
     }
+}
+
+/// An HTTP listener whose attached HTTPRoutes (at least one) all redirect
+/// every request to https: only the redirect travels in the clear.
+fn redirects_only(gateway: &Object<'_>, listener: &Value, cx: &Context<'_>) -> bool {
+    let name = listener.get("name").and_then(Value::as_str);
+    let port = listener.get("port").and_then(Value::as_i64);
+    let mut attached = 0;
+    for route in cx.others(gateway) {
+        if route.group() != "gateway.networking.k8s.io" || route.kind != "HTTPRoute" {
+            continue;
+        }
+        let refs = route
+            .raw
+            .pointer("/spec/parentRefs")
+            .and_then(Value::as_array);
+        let attaches = refs.into_iter().flatten().any(|r| {
+            let field = |k: &str| r.get(k).and_then(Value::as_str);
+            field("group").unwrap_or("gateway.networking.k8s.io") == "gateway.networking.k8s.io"
+                && field("kind").unwrap_or("Gateway") == "Gateway"
+                && field("name") == Some(gateway.name)
+                && field("namespace").unwrap_or(route.namespace_or_default())
+                    == gateway.namespace_or_default()
+                && field("sectionName").is_none_or(|s| Some(s) == name)
+                && r.get("port")
+                    .and_then(Value::as_i64)
+                    .is_none_or(|p| Some(p) == port)
+        });
+        if !attaches {
+            continue;
+        }
+        attached += 1;
+        let rules = route.raw.pointer("/spec/rules").and_then(Value::as_array);
+        let all_redirect = rules.is_some_and(|rules| {
+            !rules.is_empty()
+                && rules.iter().all(|rule| {
+                    let filters = rule.get("filters").and_then(Value::as_array);
+                    filters.into_iter().flatten().any(|f| {
+                        f.get("type").and_then(Value::as_str) == Some("RequestRedirect")
+                            && f.pointer("/requestRedirect/scheme").and_then(Value::as_str)
+                                == Some("https")
+                    })
+                })
+        });
+        if !all_redirect {
+            return false;
+        }
+    }
+    attached > 0
 }
