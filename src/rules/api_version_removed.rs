@@ -94,3 +94,74 @@ pub fn with_fix(hit: Hit, entry: &ApiVersion, target: (u32, u32)) -> Hit {
         None => hit,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use crate::{evaluate, Host};
+    use serde_json::{json, Value};
+
+    fn findings(obj: Value, version: &str) -> Vec<Value> {
+        let input = json!({"objects": [obj], "settings": {"kubernetesVersion": version,
+            "rules": {"api-version-removed": "deny", "api-version-deprecated": "warn"}}});
+        let report = evaluate(&input, Host::default()).unwrap().to_value();
+        let mut all = Vec::new();
+        for list in ["violations", "warnings"] {
+            for f in report[list].as_array().into_iter().flatten() {
+                if f["rule"].as_str().unwrap().starts_with("api-version-") {
+                    all.push(f.clone());
+                }
+            }
+        }
+        all
+    }
+
+    fn cronjob(api: &str) -> Value {
+        json!({"apiVersion": api, "kind": "CronJob", "metadata": {"name": "r", "namespace": "s"},
+               "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}}})
+    }
+
+    #[test]
+    fn drop_in_replacement_is_fixed_on_both_sides_of_the_removal() {
+        for (version, rule) in [
+            ("1.22", "api-version-deprecated"),
+            ("1.25", "api-version-removed"),
+        ] {
+            let f = findings(cronjob("batch/v1beta1"), version);
+            assert_eq!(f.len(), 1, "{version}");
+            assert_eq!(f[0]["rule"], rule);
+            assert_eq!(f[0]["path"], "/apiVersion");
+            assert_eq!(
+                f[0]["fix"],
+                json!([{"op": "replace", "path": "/apiVersion", "value": "batch/v1"}])
+            );
+            assert!(f[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("batch/v1 CronJob"));
+        }
+        assert!(findings(cronjob("batch/v1beta1"), "1.20").is_empty());
+        assert!(findings(cronjob("batch/v1"), "1.35").is_empty());
+    }
+
+    #[test]
+    fn no_fix_before_the_replacement_is_served_or_when_fields_change() {
+        let fs = json!({"apiVersion": "flowcontrol.apiserver.k8s.io/v1beta3", "kind": "FlowSchema",
+                        "metadata": {"name": "a"}});
+        // v1 is served from 1.29: at 1.28 v1beta3 is not even deprecated yet
+        assert!(findings(fs.clone(), "1.28").is_empty());
+        let pl = json!({"apiVersion": "flowcontrol.apiserver.k8s.io/v1beta2", "kind": "PriorityLevelConfiguration",
+                        "metadata": {"name": "a"}});
+        let f = findings(pl, "1.27");
+        assert_eq!(f[0]["rule"], "api-version-deprecated");
+        assert!(f[0].get("fix").is_none_or(Value::is_null));
+        assert!(f[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("served from Kubernetes 1.29"));
+        let psp = json!({"apiVersion": "policy/v1beta1", "kind": "PodSecurityPolicy", "metadata": {"name": "a"}});
+        let f = findings(psp, "1.25");
+        assert!(f[0]["message"].as_str().unwrap().contains("no replacement"));
+        assert!(f[0].get("fix").is_none_or(Value::is_null));
+    }
+}
