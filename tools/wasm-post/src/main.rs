@@ -2,6 +2,7 @@
 //! `wasm-post <step> <args…>`. Each step lives in its own module.
 
 mod kubewarden;
+mod opa;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -13,6 +14,7 @@ fn main() -> anyhow::Result<()> {
             println!("wasm-post <step> <args…>");
             Ok(())
         }
+        "opa" => opa::run(rest),
         "kubewarden" => kubewarden::run(rest),
         other => {
             anyhow::bail!("unknown step `{other}`; usage: wasm-post <step> <args…> ({rest:?})")
