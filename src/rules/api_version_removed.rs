@@ -78,7 +78,7 @@ pub fn advice(entry: &ApiVersion, target: (u32, u32)) -> String {
     let extra = if entry.replacement_kind.is_some() {
         ", a different kind: rewrite the object"
     } else if entry.field_changes {
-        ", which renames or requires fields: convert the object, not only its apiVersion"
+        ", which changes fields or their meaning: convert the object, not only its apiVersion"
     } else {
         ""
     };

@@ -55,9 +55,14 @@ impl Check for ApiServerAnonymousAuth {
                      endpoints in the authentication configuration).",
                     flags.subject
                 ),
+                Some(s) if s.bare => format!(
+                    "{} sets a bare --anonymous-auth, which means true: requests without credentials are served \
+                     as system:anonymous. A boolean flag takes its value only after `=`: set {fix}.",
+                    flags.subject
+                ),
                 Some(s) => format!(
                     "{} sets --anonymous-auth to `{}`: requests without credentials are served as \
-                     system:anonymous. Set {fix}; a boolean flag takes its value only after `=`.",
+                     system:anonymous. Set {fix}.",
                     flags.subject, s.value
                 ),
             };

@@ -62,6 +62,8 @@ pub struct Flag {
     /// Pointer to the element holding the value (`--flag=value` or the
     /// `value` after `--flag`).
     pub path: String,
+    /// Written as a bare `--flag`, without a value.
+    pub bare: bool,
 }
 
 /// A flag's effective value.
@@ -72,6 +74,8 @@ pub struct Setting<'c> {
     pub path: &'c str,
     /// Set by kubeadm, not written in the object.
     pub defaulted: bool,
+    /// Written as a bare `--flag`.
+    pub bare: bool,
 }
 
 /// The flags of one kube-apiserver.
@@ -124,6 +128,7 @@ impl ApiServerFlags {
                 value: &f.value,
                 path: &f.path,
                 defaulted: false,
+                bare: f.bare,
             });
         }
         self.defaults
@@ -133,6 +138,7 @@ impl ApiServerFlags {
                 value: v,
                 path,
                 defaulted: true,
+                bare: false,
             })
     }
 
@@ -232,6 +238,7 @@ fn parse_args(items: &[String], list: &str, offset: usize, out: &mut Vec<Flag>) 
                 name: name.to_string(),
                 value: value.to_string(),
                 path: at(i),
+                bare: false,
             });
             i += 1;
             continue;
@@ -243,6 +250,7 @@ fn parse_args(items: &[String], list: &str, offset: usize, out: &mut Vec<Flag>) 
                     name: body.to_string(),
                     value: value.clone(),
                     path: at(i + 1),
+                    bare: false,
                 });
                 i += 2;
             }
@@ -257,6 +265,7 @@ fn parse_args(items: &[String], list: &str, offset: usize, out: &mut Vec<Flag>) 
                     name: body.to_string(),
                     value: value.to_string(),
                     path: at(i),
+                    bare: true,
                 });
                 i += 1;
             }
@@ -278,6 +287,7 @@ fn read_kubeadm(obj: &Object<'_>) -> ApiServerFlags {
                         name: name.clone(),
                         value,
                         path: format!("/apiServer/extraArgs/{}", escape_pointer(name)),
+                        bare: false,
                     });
                 }
             }
@@ -292,6 +302,7 @@ fn read_kubeadm(obj: &Object<'_>) -> ApiServerFlags {
                         name: name.to_string(),
                         value,
                         path: format!("/apiServer/extraArgs/{i}/value"),
+                        bare: false,
                     });
                 }
             }
