@@ -63,26 +63,27 @@ impl Check for ApiVersionRemoved {
 
 /// What to move to, for the messages of both version rules.
 pub fn advice(entry: &ApiVersion, target: (u32, u32)) -> String {
-    let Some(to) = entry.replacement else {
+    let Some(to) = entry.replacement_at(target) else {
         return format!(
-            "{} has no replacement: remove it, and use what replaced the feature.",
-            entry.kind
+            "{} {} has no replacement served by Kubernetes {}: remove it, and use what replaced the feature.",
+            entry.api_version,
+            entry.kind,
+            show(target)
         );
     };
-    let kind = entry.replacement_kind.unwrap_or(entry.kind);
-    let since = match entry.replacement_since {
+    let since = match to.since {
         Some(s) if s > target => format!(" (served from Kubernetes {})", show(s)),
         Some(s) => format!(" (served since Kubernetes {})", show(s)),
         None => String::new(),
     };
-    let extra = if entry.replacement_kind.is_some() {
+    let extra = if to.kind != entry.kind {
         ", a different kind: rewrite the object"
-    } else if entry.field_changes {
+    } else if to.field_changes {
         ", which changes fields or their meaning: convert the object, not only its apiVersion"
     } else {
         ""
     };
-    format!("Move to {to} {kind}{since}{extra}.")
+    format!("Move to {} {}{since}{extra}.", to.api_version, to.kind)
 }
 
 /// Adds the apiVersion replacement when it is a drop-in on the target.
@@ -155,13 +156,27 @@ mod tests {
         let f = findings(pl, "1.27");
         assert_eq!(f[0]["rule"], "api-version-deprecated");
         assert!(f[0].get("fix").is_none_or(Value::is_null));
+        let msg = f[0]["message"].as_str().unwrap();
+        assert!(
+            msg.contains("flowcontrol.apiserver.k8s.io/v1beta3")
+                && msg.contains("convert the object"),
+            "{msg}"
+        );
+        let vac = json!({"apiVersion": "storage.k8s.io/v1alpha1", "kind": "VolumeAttributesClass",
+                         "metadata": {"name": "a"}, "driverName": "d"});
+        let f = findings(vac, "1.32");
+        assert_eq!(f[0]["rule"], "api-version-deprecated");
         assert!(f[0]["message"]
             .as_str()
             .unwrap()
-            .contains("served from Kubernetes 1.29"));
+            .contains("served from Kubernetes 1.34"));
+        assert!(f[0].get("fix").is_none_or(Value::is_null));
         let psp = json!({"apiVersion": "policy/v1beta1", "kind": "PodSecurityPolicy", "metadata": {"name": "a"}});
         let f = findings(psp, "1.25");
-        assert!(f[0]["message"].as_str().unwrap().contains("no replacement"));
+        assert!(f[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no replacement served"));
         assert!(f[0].get("fix").is_none_or(Value::is_null));
     }
 }
