@@ -193,14 +193,20 @@ fn read_container(c: &Container, base: &str) -> Option<ApiServerFlags> {
         [] if c.image.as_deref().is_some_and(is_apiserver_image) => 0,
         _ => return None,
     };
-    let mut flags = Vec::new();
-    parse_args(
-        command.get(skip..).unwrap_or_default(),
-        &format!("{base}/command"),
-        skip,
-        &mut flags,
-    );
-    parse_args(args, &format!("{base}/args"), 0, &mut flags);
+    // the container's argv is command then args: `--flag` may end one list
+    // and its value open the other
+    let argv: Vec<(&str, String)> = command
+        .iter()
+        .enumerate()
+        .skip(skip)
+        .map(|(i, a)| (a.as_str(), format!("{base}/command/{i}")))
+        .chain(
+            args.iter()
+                .enumerate()
+                .map(|(i, a)| (a.as_str(), format!("{base}/args/{i}"))),
+        )
+        .collect();
+    let flags = parse_args(&argv);
     // new flags go where the existing ones are written
     let insert = if !args.is_empty() || command.len() <= skip {
         format!("{base}/args")
@@ -223,12 +229,11 @@ fn is_apiserver_image(image: &str) -> bool {
     name == "kube-apiserver" || name.starts_with("kube-apiserver-")
 }
 
-/// Reads `--flag=value` and `--flag value` from a list of arguments whose
-/// first element sits at `offset` in the list at `list`.
-fn parse_args(items: &[String], list: &str, offset: usize, out: &mut Vec<Flag>) {
+/// Reads `--flag=value` and `--flag value` from arguments and their pointers.
+fn parse_args(argv: &[(&str, String)]) -> Vec<Flag> {
+    let mut out = Vec::new();
     let mut i = 0;
-    while let Some(item) = items.get(i) {
-        let at = |k: usize| format!("{list}/{}", k + offset);
+    while let Some((item, path)) = argv.get(i) {
         let Some(body) = item.strip_prefix("--").filter(|b| !b.is_empty()) else {
             i += 1;
             continue;
@@ -237,40 +242,36 @@ fn parse_args(items: &[String], list: &str, offset: usize, out: &mut Vec<Flag>) 
             out.push(Flag {
                 name: name.to_string(),
                 value: value.to_string(),
-                path: at(i),
+                path: path.clone(),
                 bare: false,
             });
             i += 1;
             continue;
         }
-        let next = items.get(i + 1).filter(|n| !n.starts_with('-'));
-        match next {
-            Some(value) if !BOOL_FLAGS.contains(&body) => {
+        let is_bool = BOOL_FLAGS.contains(&body);
+        match argv.get(i + 1).filter(|(n, _)| !n.starts_with('-')) {
+            Some((value, value_path)) if !is_bool => {
                 out.push(Flag {
                     name: body.to_string(),
-                    value: value.clone(),
-                    path: at(i + 1),
+                    value: value.to_string(),
+                    path: value_path.clone(),
                     bare: false,
                 });
                 i += 2;
             }
             _ => {
                 // a bare boolean flag means true; a bare other flag is empty
-                let value = if BOOL_FLAGS.contains(&body) {
-                    "true"
-                } else {
-                    ""
-                };
                 out.push(Flag {
                     name: body.to_string(),
-                    value: value.to_string(),
-                    path: at(i),
+                    value: if is_bool { "true" } else { "" }.to_string(),
+                    path: path.clone(),
                     bare: true,
                 });
                 i += 1;
             }
         }
     }
+    out
 }
 
 /// `apiServer.extraArgs`: a map of strings up to kubeadm.k8s.io/v1beta3, a
@@ -394,6 +395,20 @@ mod tests {
             "/spec/containers/1/args/-"
         );
         assert!(f.get("tls-cert-file").is_none());
+    }
+
+    #[test]
+    fn a_value_may_follow_its_flag_across_command_and_args() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"},
+            "spec": {"containers": [{"name": "c", "command": ["kube-apiserver", "--audit-policy-file"],
+                                     "args": ["/etc/audit.yaml"]}]}});
+        let f = &flags(&pod)[0];
+        let p = f.get("audit-policy-file").unwrap();
+        assert_eq!(
+            (p.value, p.path),
+            ("/etc/audit.yaml", "/spec/containers/0/args/0")
+        );
+        assert_eq!(f.insert_path("x"), "/spec/containers/0/args/-");
     }
 
     #[test]
