@@ -18,8 +18,8 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],
-    what: doc_text!("A kube-apiserver whose `--anonymous-auth` is not `false`: unset (the default is true), \
-           `true`, or bare `--anonymous-auth`. Flags are read from every container running kube-apiserver (a \
+    what: doc_text!("A kube-apiserver whose `--anonymous-auth` is not false (read as Go reads booleans: `false`, \
+           `0`, `f`…): unset (the default is true), `true`, or bare `--anonymous-auth`. Flags are read from every container running kube-apiserver (a \
            static Pod in kube-system, or any workload: `command` and `args`, `--flag=value` and `--flag value`, \
            the last one wins) and from kubeadm's `ClusterConfiguration` (`apiServer.extraArgs`, a map up to \
            v1beta3 and a list of `{name, value}` from v1beta4). Boolean flags take their value only after `=`: \
