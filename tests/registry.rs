@@ -76,6 +76,12 @@ fn every_rule_is_in_every_profile() {
                 r.meta().id
             );
         }
+        for id in rules.keys() {
+            assert!(
+                portcullis::rules::find(id).is_some(),
+                "profile {name} names unknown rule {id}"
+            );
+        }
         // the profile itself must compile
         portcullis::Policy::from_settings(Some(&serde_json::json!({"profile": name}))).unwrap();
     }

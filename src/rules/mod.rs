@@ -18,6 +18,7 @@ mod workload_host_network;
 mod workload_host_port;
 
 // --- Ingress
+mod gateway_listener_plaintext;
 mod ingress_auth_missing;
 mod ingress_auth_url_insecure;
 pub mod ingress_common;
@@ -43,8 +44,17 @@ mod namespace_default_deny_missing;
 mod networkpolicy_allow_all;
 
 // --- Control plane
+mod apiserver_anonymous_auth;
+mod apiserver_audit_logging;
+mod apiserver_authorization;
+mod apiserver_external_authentication;
+pub mod apiserver_flags;
+mod apiserver_tls;
+mod kubelet_insecure_config;
 
 // --- Versions
+mod api_version_deprecated;
+pub mod api_version_removed;
 
 pub static RULES: &[&dyn Rule] = &[
     // Exposure
@@ -66,6 +76,7 @@ pub static RULES: &[&dyn Rule] = &[
     &ingress_host_wildcard::IngressHostWildcard,
     &ingress_host_conflict::IngressHostConflict,
     &ingress_snippet_annotation::IngressSnippetAnnotation,
+    &gateway_listener_plaintext::GatewayListenerPlaintext,
     // Access
     &rbac_wildcard::RbacWildcard,
     &rbac_anonymous_subject::RbacAnonymousSubject,
@@ -77,8 +88,15 @@ pub static RULES: &[&dyn Rule] = &[
     &namespace_default_deny_missing::NamespaceDefaultDenyMissing,
     &networkpolicy_allow_all::NetworkPolicyAllowAll,
     // Control plane
-
+    &apiserver_anonymous_auth::ApiServerAnonymousAuth,
+    &apiserver_authorization::ApiServerAuthorization,
+    &apiserver_audit_logging::ApiServerAuditLogging,
+    &apiserver_tls::ApiServerTls,
+    &apiserver_external_authentication::ApiServerExternalAuthentication,
+    &kubelet_insecure_config::KubeletInsecureConfig,
     // Versions
+    &api_version_removed::ApiVersionRemoved,
+    &api_version_deprecated::ApiVersionDeprecated,
 ];
 
 /// A rule by id.
