@@ -59,9 +59,9 @@ pub fn evaluate(input: &Value, host: Host<'_>) -> Result<Report, Error> {
     let settings = review.settings.or(host.settings);
     let compiled;
     let policy = match settings {
-        None | Some(Value::Null) => baseline()?,
-        Some(Value::Object(m)) if m.is_empty() => baseline()?,
-        Some(_) => {
+        None | Some(Value::Null) if HEAP_SURVIVES_CALLS => baseline()?,
+        Some(Value::Object(m)) if HEAP_SURVIVES_CALLS && m.is_empty() => baseline()?,
+        _ => {
             compiled = Policy::from_settings(settings)?;
             &compiled
         }
@@ -73,6 +73,11 @@ pub fn evaluate(input: &Value, host: Host<'_>) -> Result<Report, Error> {
     }
     Ok(engine::run(&review, policy))
 }
+
+/// Whether statics may keep heap data from one call to the next. Not in the
+/// bindings with their own ABI: the OPA module's hosts reset its bump heap
+/// before every evaluation, which would leave a cached policy dangling.
+pub(crate) const HEAP_SURVIVES_CALLS: bool = !cfg!(all(target_arch = "wasm32", feature = "no-abi"));
 
 /// The baseline policy, compiled once per process: hosts without settings
 /// (the generic ABI, the CLI without `--settings`) would otherwise re-read

@@ -333,7 +333,16 @@ pub fn profile_rules(name: &str) -> Result<Map<String, Value>, Error> {
     // Kubewarden settings) compile a policy per request: parse each profile once
     static PARSED: std::sync::OnceLock<Vec<Result<Map<String, Value>, String>>> =
         std::sync::OnceLock::new();
-    let parsed = PARSED.get_or_init(|| PROFILES.iter().map(|(_, t)| parse_profile(t)).collect());
+    let uncached;
+    let parsed = if crate::HEAP_SURVIVES_CALLS {
+        PARSED.get_or_init(|| PROFILES.iter().map(|(_, t)| parse_profile(t)).collect())
+    } else {
+        uncached = PROFILES
+            .iter()
+            .map(|(_, t)| parse_profile(t))
+            .collect::<Vec<_>>();
+        &uncached
+    };
     match parsed.get(at) {
         Some(Ok(m)) => Ok(m.clone()),
         Some(Err(e)) => Err(Error::settings("profile", format!("profile `{name}` {e}"))),
