@@ -227,3 +227,30 @@ fn read_cstr(memory: &Memory, store: &Store<()>, at: i32) -> Result<Vec<u8>> {
         .ok_or_else(|| anyhow!("unterminated string at {at}"))?;
     Ok(tail.get(..end).unwrap_or_default().to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every evaluation on one reused OPA instance must answer, bundle included.
+    #[test]
+    fn opa_instance_answers_repeatedly() -> Result<()> {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../dist/portcullis-opa.wasm"
+        ));
+        if !path.exists() {
+            return Ok(());
+        }
+        let opa = Opa::load(path)?;
+        let mut guest = opa.instance()?;
+        let bundle = crate::inputs::bundle(1000);
+        for round in 0..4 {
+            let answer = guest
+                .evaluate(&bundle.json)
+                .with_context(|| format!("round {round}"))?;
+            assert!(answer.starts_with(b"[{\"result\""), "round {round}");
+        }
+        Ok(())
+    }
+}
