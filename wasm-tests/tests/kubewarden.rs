@@ -566,7 +566,12 @@ fn the_module_carries_valid_metadata() {
 /// Pure Kubewarden resource name of a kind (`NetworkPolicy` -> `networkpolicies`).
 fn plural(kind: &str) -> String {
     let lower = kind.to_lowercase();
-    if let Some(stem) = lower.strip_suffix('y') {
+    // Kubernetes' own rule: a consonant before the y makes -ies (policies), a vowel does not (gateways)
+    let consonant_y = lower.ends_with('y')
+        && !lower.ends_with("ay")
+        && !lower.ends_with("ey")
+        && !lower.ends_with("oy");
+    if let Some(stem) = lower.strip_suffix('y').filter(|_| consonant_y) {
         format!("{stem}ies")
     } else if lower.ends_with('s') {
         format!("{lower}es")
