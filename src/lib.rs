@@ -120,6 +120,17 @@ pub fn evaluate_bytes(input: &[u8]) -> Value {
     }
 }
 
+/// `evaluate_bytes` serialised, without building the answer as a `Value`
+/// first (a quarter of a small request's cost). Keys keep the report's field
+/// order instead of `Value`'s sorted order; the JSON is the same.
+pub fn evaluate_to_json(input: &[u8]) -> Vec<u8> {
+    let answer = match parse_json(input).and_then(|v| evaluate(&v, Host::default())) {
+        Ok(report) => serde_json::to_vec(&report),
+        Err(e) => serde_json::to_vec(&e.to_answer()),
+    };
+    answer.unwrap_or_else(|_| b"{\"allowed\":false}".to_vec())
+}
+
 /// Validates settings; the error names the offending key.
 pub fn validate_settings(settings: &Value) -> Result<Policy, Error> {
     Policy::from_settings(Some(settings))
