@@ -251,7 +251,7 @@ fn locked_version(lock: &str, krate: &str) -> Option<String> {
 
 /// What the native host does per request: bytes in, JSON answer bytes out.
 fn native_answer(json: &[u8]) -> Vec<u8> {
-    serde_json::to_vec(&portcullis::evaluate_bytes(json)).unwrap_or_default()
+    portcullis::evaluate_to_json(json)
 }
 
 struct Native {
@@ -265,7 +265,7 @@ fn native(out: &mut Out, all: &[&Input], pick: impl Fn(&Input) -> Budget) -> Res
         "*parse* is `serde_json::from_slice::<Value>` of the input, the floor any JSON host pays. \
          *evaluate* is `portcullis::evaluate` on the already parsed value under the baseline \
          profile. *end to end* is what a native host does per request: \
-         `evaluate_bytes` (parse, detect, every rule, report) and serialising the answer to JSON bytes. \
+         `evaluate_to_json` (parse, detect, every rule, the report serialised to JSON bytes). \
          The inputs are AdmissionReviews as the API server sends them, managed fields included. \
          Parse and end to end are measured in alternating samples; the ratio is the median of \
          the per-sample ratios.",
@@ -280,6 +280,12 @@ fn native(out: &mut Out, all: &[&Input], pick: impl Fn(&Input) -> Budget) -> Res
         let b = pick(input);
         let parsed: Value = serde_json::from_slice(&input.json)?;
         let answer = portcullis::evaluate_bytes(&input.json);
+        let direct: Value = serde_json::from_slice(&native_answer(&input.json))?;
+        anyhow::ensure!(
+            direct == answer,
+            "{}: evaluate_to_json and evaluate_bytes disagree",
+            input.name
+        );
         let findings = count_findings(&answer);
         let eval = time(b, || portcullis::evaluate(&parsed, Host::default()).ok());
         let pair = compare(
