@@ -53,8 +53,8 @@ pub extern "C" fn evaluate(ptr: i32, len: i32) -> i64 {
         }
         _ => &[],
     };
-    let answer = crate::evaluate_bytes(input);
-    pack(serde_json::to_vec(&answer).unwrap_or_else(|_| b"{\"allowed\":false}".to_vec()))
+    // serialised straight from the report: no intermediate JSON value
+    pack(crate::evaluate_to_json(input))
 }
 
 /// The rule catalogue as JSON, packed like `evaluate`'s result.
