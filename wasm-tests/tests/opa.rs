@@ -768,9 +768,18 @@ fn memory_grows_for_large_inputs() {
         .collect();
     let input = json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
     assert!(input.len() > 5 * 65536);
-    let out: Value = serde_json::from_str(&g.opa_eval(3, data, heap, input.as_bytes(), 0)).unwrap();
+    let first = g.opa_eval(3, data, heap, input.as_bytes(), 0);
+    let out: Value = serde_json::from_str(&first).unwrap();
     assert_eq!(out[0]["result"]["summary"]["denied"], 3000);
     assert!(g.memory.size(&g.store) > 5);
+    // the heap is reset before every evaluation: nothing may survive in statics
+    for _ in 0..2 {
+        assert_eq!(g.opa_eval(3, data, heap, input.as_bytes(), 0), first);
+    }
+    let empty = g.load_json(&json!({}));
+    let small = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}, "spec": {"type": "NodePort"}}).to_string();
+    let once = g.opa_eval(3, empty, heap, small.as_bytes(), 0);
+    assert_eq!(g.opa_eval(3, empty, heap, small.as_bytes(), 0), once);
 }
 
 #[test]
