@@ -4,6 +4,19 @@ use crate::object::Object;
 use k8s_openapi::api::core::v1::ServiceSpec;
 use serde_json::{json, Value};
 
+/// Pods and every kind with a pod template, as the workload rules declare them.
+pub const WORKLOAD_KINDS: &[&str] = &[
+    "Pod",
+    "PodTemplate",
+    "apps/Deployment",
+    "apps/ReplicaSet",
+    "apps/StatefulSet",
+    "apps/DaemonSet",
+    "ReplicationController",
+    "batch/Job",
+    "batch/CronJob",
+];
+
 /// The JSON Patch that turns a NodePort or LoadBalancer Service into a
 /// ClusterIP one: the type, and every field only those types may carry.
 pub fn to_cluster_ip_patch(obj: &Object<'_>, spec: &ServiceSpec) -> Vec<Value> {

@@ -3,6 +3,7 @@ use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
+use crate::rules::WORKLOAD_KINDS;
 use crate::{doc_refs, doc_text};
 use serde_json::{json, Value};
 
@@ -14,17 +15,7 @@ static META: RuleMeta = RuleMeta {
     title: "Service account token mounted automatically",
     severity: Severity::Medium,
     category: Category::Access,
-    kinds: &[
-        "Pod",
-        "PodTemplate",
-        "apps/Deployment",
-        "apps/ReplicaSet",
-        "apps/StatefulSet",
-        "apps/DaemonSet",
-        "ReplicationController",
-        "batch/Job",
-        "batch/CronJob",
-    ],
+    kinds: WORKLOAD_KINDS,
     since: "0.1.0",
     scope: Scope::Bundle,
     params: &[],
