@@ -93,6 +93,22 @@ impl Case {
     }
 }
 
+/// Runs every case through a host and gathers every failure, so one run
+/// shows them all: Err holds the summary and each failure's report.
+pub fn run_all(cases: &[Case], run: impl Fn(&Case) -> Result<(), String>) -> Result<(), String> {
+    let failures: Vec<String> = cases.iter().filter_map(|c| run(c).err()).collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} cases failed:\n{}",
+            failures.len(),
+            cases.len(),
+            failures.join("\n\n")
+        ))
+    }
+}
+
 fn is_request(v: &Value) -> bool {
     v.get("kind").and_then(Value::as_str) == Some("AdmissionReview")
         || (v.get("kind").is_some_and(Value::is_object) && v.get("operation").is_some())

@@ -7,7 +7,7 @@
     clippy::indexing_slicing
 )] // tests fail loudly by design
 
-use portcullis::cases::{conformance_cases, policy_cases, shared_conformance_dir};
+use portcullis::cases::{conformance_cases, policy_cases, run_all, shared_conformance_dir};
 use portcullis::{evaluate, Host};
 use std::path::Path;
 
@@ -16,23 +16,16 @@ fn root() -> &'static Path {
 }
 
 fn judge_all(cases: &[portcullis::cases::Case]) {
-    let failures: Vec<String> = cases
-        .iter()
-        .filter_map(|c| {
-            let report = match evaluate(&c.input(), Host::default()) {
-                Ok(r) => r.to_value(),
-                Err(e) => e.to_answer(),
-            };
-            c.judge(&report).err()
-        })
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n\n")
-    );
+    let outcome = run_all(cases, |c| {
+        let report = match evaluate(&c.input(), Host::default()) {
+            Ok(r) => r.to_value(),
+            Err(e) => e.to_answer(),
+        };
+        c.judge(&report)
+    });
+    if let Err(failures) = outcome {
+        panic!("{failures}");
+    }
 }
 
 #[test]

@@ -11,7 +11,7 @@
     clippy::indexing_slicing
 )] // tests fail loudly by design
 
-use portcullis::cases::{conformance_cases, policy_cases, shared_conformance_dir, Case};
+use portcullis::cases::{conformance_cases, policy_cases, run_all, shared_conformance_dir, Case};
 use portcullis::rules::RULES;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -322,11 +322,9 @@ fn every_rule_case_as_admission_requests() {
     let host = host();
     let cases = policy_cases(&root().join("policies")).unwrap();
     assert!(!cases.is_empty());
-    let failures: Vec<String> = cases
-        .iter()
-        .filter_map(|c| run_case(&host, c).err())
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    if let Err(failures) = run_all(&cases, |c| run_case(&host, c)) {
+        panic!("{failures}");
+    }
     println!(
         "{} rule cases, each as CREATE, UPDATE and DELETE",
         cases.len()
@@ -337,11 +335,9 @@ fn every_rule_case_as_admission_requests() {
 fn conformance_corpus() {
     let host = host();
     let (cases, skipped) = conformance_cases(&shared_conformance_dir(&root())).unwrap();
-    let failures: Vec<String> = cases
-        .iter()
-        .filter_map(|c| run_case(&host, c).err())
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    if let Err(failures) = run_all(&cases, |c| run_case(&host, c)) {
+        panic!("{failures}");
+    }
     println!(
         "{} conformance cases ({skipped} skipped: rule not in this build)",
         cases.len()
