@@ -4,6 +4,7 @@ use crate::params::Params;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
+use crate::rules::rbac_common::BINDING_KINDS;
 use crate::{doc_refs, doc_text};
 
 pub struct RbacAnonymousSubject;
@@ -13,10 +14,7 @@ static META: RuleMeta = RuleMeta {
     title: "Binding grants a role to anonymous users",
     severity: Severity::Critical,
     category: Category::Access,
-    kinds: &[
-        "rbac.authorization.k8s.io/RoleBinding",
-        "rbac.authorization.k8s.io/ClusterRoleBinding",
-    ],
+    kinds: BINDING_KINDS,
     since: "0.1.0",
     scope: Scope::Object,
     params: &[

@@ -5,6 +5,18 @@
 use crate::object::{Object, Typed};
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
+/// The kinds the role rules read.
+pub const ROLE_KINDS: &[&str] = &[
+    "rbac.authorization.k8s.io/Role",
+    "rbac.authorization.k8s.io/ClusterRole",
+];
+
+/// The kinds the binding rules read.
+pub const BINDING_KINDS: &[&str] = &[
+    "rbac.authorization.k8s.io/RoleBinding",
+    "rbac.authorization.k8s.io/ClusterRoleBinding",
+];
+
 /// The Role or ClusterRole rules the authorizer will actually use, with
 /// their index. An aggregated ClusterRole has its rules rewritten by the
 /// aggregation controller from the roles it selects (which are checked on

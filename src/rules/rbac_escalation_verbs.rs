@@ -3,6 +3,7 @@ use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
+use crate::rules::rbac_common::ROLE_KINDS;
 use crate::rules::rbac_common::{
     effective_rules, grants_group, grants_resource, grants_verb, show,
 };
@@ -17,10 +18,7 @@ static META: RuleMeta = RuleMeta {
     title: "RBAC rule that lets its holder escalate",
     severity: Severity::High,
     category: Category::Access,
-    kinds: &[
-        "rbac.authorization.k8s.io/Role",
-        "rbac.authorization.k8s.io/ClusterRole",
-    ],
+    kinds: ROLE_KINDS,
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],

@@ -3,6 +3,7 @@ use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
+use crate::rules::rbac_common::ROLE_KINDS;
 use crate::rules::rbac_common::{effective_rules, granted_verbs, has_resource_names, show};
 use crate::{doc_refs, doc_text};
 
@@ -14,10 +15,7 @@ static META: RuleMeta = RuleMeta {
     title: "RBAC rule that reads Secrets",
     severity: Severity::High,
     category: Category::Access,
-    kinds: &[
-        "rbac.authorization.k8s.io/Role",
-        "rbac.authorization.k8s.io/ClusterRole",
-    ],
+    kinds: ROLE_KINDS,
     since: "0.1.0",
     scope: Scope::Object,
     params: &[],
