@@ -378,9 +378,55 @@ fn peer_constraint_settings(sample: &Path) -> Result<Option<Value>, String> {
     Ok((!rules.is_empty()).then(|| json!({"rules": rules})))
 }
 
-/// Where the shared conformance corpus is, seen from the repository root.
-pub fn shared_conformance_dir(repo_root: &Path) -> PathBuf {
-    repo_root.join("../shared/conformance")
+/// Where the peers' conformance corpus is: `PORTCULLIS_CONFORMANCE` when set,
+/// else `../shared/conformance` beside the repository (where CI puts it).
+pub fn conformance_dir(repo_root: &Path) -> PathBuf {
+    match std::env::var_os("PORTCULLIS_CONFORMANCE") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                repo_root.join(dir)
+            }
+        }
+        _ => repo_root.join("../shared/conformance"),
+    }
+}
+
+/// Whether a missing corpus fails the run (`PORTCULLIS_REQUIRE_CONFORMANCE=1`,
+/// as CI sets it) instead of being skipped with a notice.
+pub fn conformance_required() -> bool {
+    std::env::var("PORTCULLIS_REQUIRE_CONFORMANCE").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The conformance corpus when it is there. A user's clone has none: then
+/// this gives `Ok(None)` (`make test` says so in one line), unless the corpus
+/// is required, when its absence is an error that fails the run.
+pub fn conformance_corpus(repo_root: &Path) -> Result<Option<PathBuf>, String> {
+    let dir = conformance_dir(repo_root);
+    if dir.join("expectations.yaml").is_file() {
+        return Ok(Some(dir));
+    }
+    let msg = format!(
+        "peer conformance corpus not found at {} (set PORTCULLIS_CONFORMANCE to its folder)",
+        dir.display()
+    );
+    if conformance_required() {
+        Err(format!(
+            "{msg}; PORTCULLIS_REQUIRE_CONFORMANCE is set, so this fails"
+        ))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The conformance cases when the corpus is there (see `conformance_corpus`).
+pub fn conformance_cases_if_present(repo_root: &Path) -> Result<Vec<Case>, String> {
+    match conformance_corpus(repo_root)? {
+        Some(dir) => Ok(conformance_cases(&dir)?.0),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Helper for hosts: the settings object without the `inventory` key.

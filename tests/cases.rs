@@ -7,7 +7,7 @@
     clippy::indexing_slicing
 )] // tests fail loudly by design
 
-use portcullis::cases::{conformance_cases, policy_cases, run_all, shared_conformance_dir};
+use portcullis::cases::{conformance_cases, conformance_corpus, policy_cases, run_all};
 use portcullis::{evaluate, Host};
 use std::path::Path;
 
@@ -37,7 +37,11 @@ fn policy_cases_give_their_verdicts() {
 
 #[test]
 fn conformance_cases_give_their_verdicts() {
-    let (cases, _skipped) = conformance_cases(&shared_conformance_dir(root())).unwrap();
+    // absent in a user's clone (one line on stderr says so); CI requires it
+    let Some(dir) = conformance_corpus(root()).unwrap() else {
+        return;
+    };
+    let (cases, _skipped) = conformance_cases(&dir).unwrap();
     assert!(!cases.is_empty());
     judge_all(&cases);
 }

@@ -52,7 +52,11 @@ function only(resultSet) {
 
 test("the case export is not empty", () => {
   assert.ok(cases.length > 0);
-  assert.ok(cases.some((c) => c.name.startsWith("conformance")));
+  // the peers' corpus is beside the repository in CI, absent in a user's clone
+  const corpus = process.env.PORTCULLIS_CONFORMANCE || path.join(root, "../shared/conformance");
+  if (fs.existsSync(path.join(corpus, "expectations.yaml"))) {
+    assert.ok(cases.some((c) => c.name.startsWith("conformance")));
+  }
 });
 
 test("loads with the SDK and lists the entrypoints", async () => {

@@ -47,9 +47,15 @@ fn main() {
         let text = std::fs::read_to_string(root.join(&case.name)).ok();
         list.push(export(case, text));
     }
-    let conformance = cases::shared_conformance_dir(&root);
+    let conformance = match cases::conformance_corpus(&root) {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
     let mut conf = 0;
-    if conformance.join("expectations.yaml").exists() {
+    if let Some(conformance) = conformance {
         match cases::conformance_cases(&conformance) {
             Ok((c, _)) => {
                 conf = c.len();

@@ -22,7 +22,7 @@
 //!
 //! Usage: `cargo run -p wasm-tests --bin export-cases [out.json]`.
 
-use portcullis::cases::{conformance_cases, policy_cases, shared_conformance_dir, Case, Expect};
+use portcullis::cases::{conformance_cases, conformance_corpus, policy_cases, Case, Expect};
 use portcullis::{evaluate, Host};
 use serde_json::{json, Value};
 
@@ -49,7 +49,10 @@ fn export(case: &Case) -> Value {
 fn main() -> Result<(), String> {
     let root = wasm_tests::root();
     let mut cases = policy_cases(&root.join("policies"))?;
-    let (conformance, skipped) = conformance_cases(&shared_conformance_dir(&root))?;
+    let (conformance, skipped) = match conformance_corpus(&root)? {
+        Some(dir) => conformance_cases(&dir)?,
+        None => (Vec::new(), 0),
+    };
     cases.extend(conformance);
     let out = std::env::args()
         .nth(1)
