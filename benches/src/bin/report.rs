@@ -16,7 +16,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-const CLI: &str = "target/release-native/portcullis";
+const CLI: &str = "target/release/portcullis";
 const GENERIC: &str = "dist/portcullis.wasm";
 const OPA: &str = "dist/portcullis-opa.wasm";
 const CLI_OBJECTS: usize = 10_000;
