@@ -6,14 +6,30 @@ SHELL := /bin/bash
 CARGO ?= cargo
 DIST := dist
 WASM_TARGET := wasm32-unknown-unknown
-WASM_OUT := target/$(WASM_TARGET)/release
+# CARGO_TARGET_DIR is honoured everywhere (the fresh-clone check sets it)
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+# the wasm artifacts' own size profile (Cargo.toml); `release` is the fast CLI
+WASM_PROFILE := wasm
+WASM_OUT := $(TARGET_DIR)/$(WASM_TARGET)/$(WASM_PROFILE)
 WASM_OPT := node_modules/.bin/wasm-opt
 # the features rustc's wasm32 target emits by default
 WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals
-CLI := target/release-native/portcullis
+CLI := $(TARGET_DIR)/release/portcullis
+# Tools the Makefile installs itself (wasm-bindgen-cli), called by this path
+TOOLS := $(CURDIR)/.tools
+
+# The peers' conformance corpus (../shared/conformance in CI). A user's clone
+# has none: the suite then says so in one line and runs the rest; CI sets
+# PORTCULLIS_REQUIRE_CONFORMANCE=1 so that a missing corpus fails it.
+PORTCULLIS_CONFORMANCE ?= $(abspath ../shared/conformance)
+PORTCULLIS_REQUIRE_CONFORMANCE ?=
+export PORTCULLIS_CONFORMANCE PORTCULLIS_REQUIRE_CONFORMANCE
+CONFORMANCE_FOUND := $(wildcard $(PORTCULLIS_CONFORMANCE)/expectations.yaml)
+CONFORMANCE_REQUIRED := $(filter-out 0,$(PORTCULLIS_REQUIRE_CONFORMANCE))
+CONFORMANCE_LINE := $(if $(CONFORMANCE_FOUND),conformance: the peers' corpus at $(PORTCULLIS_CONFORMANCE) is checked,skipped: the peers' conformance corpus was not found at $(PORTCULLIS_CONFORMANCE) (set PORTCULLIS_CONFORMANCE to check it))
 
 .PHONY: help setup npm-deps lint fmt test test-core wasm wasm-generic opa kubewarden web web-serve wasm-bindgen-cli \
-        wasm-tests node-tests web-tests demo docs bench cli clean
+        wasm-tests node-tests web-tests demo docs bench cli install conformance-check test-fresh-clone clean
 
 help:
 	@echo "make demo   - check the bundled example shop (unsafe and fixed)"
@@ -21,15 +37,24 @@ help:
 	@echo "make wasm   - build every wasm artifact into dist/"
 	@echo "make web    - build the browser checker into dist/web; make web-serve serves it"
 	@echo "make bench  - benchmarks, written to BENCHMARKS.md"
+	@echo "make install - install the portcullis CLI (cargo install --path .)"
+	@echo "make test-fresh-clone - make test in a fresh clone, nothing preinstalled"
 	@echo "make docs   - regenerate the rule docs and the README rule table"
 
 # --- tooling -----------------------------------------------------------------
 
+# Each check reads the whole list into a variable first: `cmd | grep -q` under
+# pipefail fails when grep stops reading early, and a missing tool must lead
+# to its install step, not end the recipe.
 setup: npm-deps
-	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
-	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
-	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
-	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+	@targets=$$(rustup target list --installed 2>/dev/null || true); \
+	for t in $(WASM_TARGET) wasm32-wasip1; do \
+		case " $$(echo $$targets) " in *" $$t "*) ;; *) rustup target add $$t ;; esac; \
+	done; \
+	components=$$(rustup component list --installed 2>/dev/null || true); \
+	for c in clippy rustfmt; do \
+		case "$$components" in *"$$c"*) ;; *) rustup component add $$c ;; esac; \
+	done
 
 # npm packages from the committed lock file; reinstalled only when the lock changes
 npm-deps: node_modules/.installed
@@ -46,8 +71,16 @@ lint: setup
 fmt:
 	$(CARGO) fmt --all
 
-test: setup lint test-core wasm wasm-tests node-tests web-tests
+test: conformance-check setup lint test-core wasm wasm-tests node-tests web-tests
+	@echo "$(CONFORMANCE_LINE)"
 	@echo "make test: all green"
+
+# Says in one line whether the peers' corpus is checked; fails when it is
+# required (CI) and missing.
+conformance-check:
+	@echo "$(CONFORMANCE_LINE)"
+	@if [ -z "$(CONFORMANCE_FOUND)" ] && [ -n "$(CONFORMANCE_REQUIRED)" ]; then \
+		echo "error: PORTCULLIS_REQUIRE_CONFORMANCE is set and the corpus is missing" >&2; exit 1; fi
 
 test-core:
 	$(CARGO) test -p portcullis
@@ -58,7 +91,11 @@ docs:
 # --- native CLI and demo -----------------------------------------------------
 
 cli:
-	$(CARGO) build --profile release-native --bin portcullis
+	$(CARGO) build --release --bin portcullis
+
+# The CLI into ~/.cargo/bin (or CARGO_INSTALL_ROOT), built for speed.
+install:
+	$(CARGO) install --locked --path .
 
 demo: cli
 	@echo "== examples/unsafe: the shop as it was written =="
@@ -72,7 +109,7 @@ demo: cli
 wasm: wasm-generic opa kubewarden
 
 wasm-generic: setup
-	$(CARGO) build --release --target $(WASM_TARGET) -p portcullis --lib --no-default-features
+	$(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) -p portcullis --lib --no-default-features
 	@mkdir -p $(DIST)
 	$(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_OUT)/portcullis.wasm -o $(DIST)/portcullis.wasm
 	@ls -l $(DIST)/portcullis.wasm
@@ -89,7 +126,7 @@ OPA_STAGE := target/opa-bundle
 opa: opa-wasm opa-bundle
 
 opa-wasm: setup
-	$(CARGO) build --release --target $(WASM_TARGET) -p portcullis-opa
+	$(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) -p portcullis-opa
 	@mkdir -p $(DIST)
 	$(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_OUT)/portcullis_opa.wasm -o $(WASM_OUT)/portcullis_opa.opt.wasm
 	$(CARGO) run -q -p wasm-post -- opa $(WASM_OUT)/portcullis_opa.opt.wasm $(OPA_WASM)
@@ -118,7 +155,7 @@ opa-unit:
 KUBEWARDEN_WASM := $(DIST)/portcullis-kubewarden.wasm
 
 kubewarden: setup
-	$(CARGO) build --release --target $(WASM_TARGET) -p portcullis-kubewarden
+	$(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) -p portcullis-kubewarden
 	@mkdir -p $(DIST)
 	$(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_OUT)/portcullis_kubewarden.wasm -o $(KUBEWARDEN_WASM)
 	$(CARGO) run -q -p wasm-post -- kubewarden $(KUBEWARDEN_WASM) policies/kubewarden/metadata.yml
@@ -133,21 +170,32 @@ WASM_OPT_WEB := $(WASM_OPT) -Oz --enable-bulk-memory --enable-sign-ext --enable-
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 WEB_PORT ?= 8000
 
+WASM_BINDGEN := $(TOOLS)/bin/wasm-bindgen
+
+# A wasm-bindgen of the crate's version: the one on PATH when it is that
+# version, else installed into .tools/ (never --locked: it fails here).
 wasm-bindgen-cli:
-	@have=$$(wasm-bindgen --version 2>/dev/null | awk '{print $$2}'); \
-	if [ "$$have" != "$(WASM_BINDGEN_VERSION)" ]; then \
-		echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (found: $${have:-none})"; \
-		$(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); \
-	fi
+	@version_of() { { "$$1" --version 2>/dev/null || true; } | awk '{print $$2}'; }; \
+	want=$(WASM_BINDGEN_VERSION); \
+	if [ -z "$$want" ]; then echo "error: no wasm-bindgen version in Cargo.lock" >&2; exit 1; fi; \
+	if [ "$$(version_of $(WASM_BINDGEN))" = "$$want" ]; then exit 0; fi; \
+	mkdir -p $(TOOLS)/bin; \
+	onpath=$$(command -v wasm-bindgen || true); \
+	if [ -n "$$onpath" ] && [ "$$(version_of $$onpath)" = "$$want" ]; then \
+		ln -sf "$$onpath" $(WASM_BINDGEN); exit 0; fi; \
+	echo "installing wasm-bindgen-cli $$want into $(TOOLS) (found on PATH: $${onpath:-none})"; \
+	rm -f $(WASM_BINDGEN); \
+	$(CARGO) install wasm-bindgen-cli --version $$want --root $(TOOLS); \
+	test "$$(version_of $(WASM_BINDGEN))" = "$$want"
 
 # The page (dist/web, --target web) and the npm package (dist/web/npm:
 # bundler, Node and plain-browser builds of the same module).
 web: setup wasm-bindgen-cli
-	$(CARGO) build --release --target $(WASM_TARGET) -p portcullis-web
+	$(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) -p portcullis-web
 	rm -rf $(WEB_DIST) target/web-bindgen
 	mkdir -p $(WEB_DIST)/pkg $(WEB_DIST)/npm
 	@set -e; for t in web bundler nodejs; do \
-		wasm-bindgen --target $$t --out-name portcullis --out-dir target/web-bindgen/$$t $(WEB_WASM); \
+		$(WASM_BINDGEN) --target $$t --out-name portcullis --out-dir target/web-bindgen/$$t $(WEB_WASM); \
 		$(WASM_OPT_WEB) target/web-bindgen/$$t/portcullis_bg.wasm -o target/web-bindgen/$$t/portcullis_bg.wasm; \
 	done
 	cp target/web-bindgen/web/portcullis.js target/web-bindgen/web/portcullis_bg.wasm $(WEB_DIST)/pkg/
@@ -177,7 +225,10 @@ node-tests: wasm
 # the browser test drives Debian's chromium (never a downloaded browser).
 web-tests: web
 	$(CARGO) test -p portcullis-web --test export-cases
-	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+	@if [ ! -x /usr/bin/chromium ]; then \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "installing Debian's chromium for the browser tests"; \
+		$$sudo apt-get update && $$sudo apt-get install -y chromium; fi
 	node --test web/tests/
 
 # --- benchmarks --------------------------------------------------------------
@@ -186,8 +237,8 @@ web-tests: web
 # profile's LTO and single codegen unit, which would relink wasmtime and
 # regorus for many minutes; the artifacts under test keep their own profiles.
 # BENCH_TARGET_DIR lets every worktree share one warm wasmtime build.
-BENCH_TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
-BENCH_CLI := $(or $(CARGO_TARGET_DIR),target)/release-native/portcullis
+BENCH_TARGET_DIR ?= $(TARGET_DIR)
+BENCH_CLI := $(CLI)
 BENCH_ENV := CARGO_TARGET_DIR=$(BENCH_TARGET_DIR) CARGO_PROFILE_BENCH_OPT_LEVEL=3 \
 	CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
 	CARGO_PROFILE_BENCH_DEBUG=line-tables-only CARGO_PROFILE_BENCH_STRIP=none
@@ -202,5 +253,11 @@ bench: wasm-generic cli
 		--cli $(BENCH_CLI) --out BENCHMARKS.md
 	@echo "make bench: wrote BENCHMARKS.md"
 
+# make test in a fresh clone of HEAD, as CI and a new user get it: an empty
+# CARGO_TARGET_DIR, no node_modules, no wasm-bindgen on PATH. It catches the
+# next missing install step before it lands. FRESH_KEEP=1 keeps the folder.
+test-fresh-clone:
+	tools/fresh-clone-test
+
 clean:
-	rm -rf $(DIST) target node_modules
+	rm -rf $(DIST) target node_modules $(TOOLS)
