@@ -5,7 +5,7 @@
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
 use yaml_rust2::parser::{Event, Parser, Tag};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use yaml_rust2::scanner::{Marker, Scanner, TScalarStyle, Token, TokenType};
 
 /// Nesting deeper than this is refused (Kubernetes objects stay far below it).
 const MAX_DEPTH: usize = 200;
@@ -150,6 +150,8 @@ struct Builder<'p> {
     root: Option<Value>,
     positions: &'p mut HashMap<String, Pos>,
     line_offset: usize,
+    /// Spaces put in front of each line of the document by a repair.
+    shift: &'p [usize],
     alias_nodes: usize,
 }
 
@@ -163,10 +165,7 @@ fn count_nodes(v: &Value) -> usize {
 
 impl Builder<'_> {
     fn pos(&self, mark: &Marker) -> Pos {
-        Pos {
-            line: mark.line() + self.line_offset,
-            column: mark.col() + 1,
-        }
+        original_pos(mark, self.line_offset, self.shift)
     }
 
     fn err(&self, mark: &Marker, message: impl Into<String>) -> YamlError {
@@ -259,39 +258,294 @@ impl Builder<'_> {
     }
 }
 
+/// Lines a document may have re-indented before it is given up on: each
+/// repair costs one more parse, and real manifests need a handful at most.
+const MAX_REPAIRS: usize = 64;
+
+/// Why one parse of a document stopped.
+enum Stop {
+    /// The scanner refused the text at `mark`: the only stops a repair may cure.
+    Scan {
+        mark: Marker,
+        info: String,
+    },
+    Other(YamlError),
+}
+
+impl From<YamlError> for Stop {
+    fn from(e: YamlError) -> Self {
+        Stop::Other(e)
+    }
+}
+
+/// A scanner position in the original text: `shift` spaces were put in
+/// front of the line by a repair.
+fn original_pos(mark: &Marker, line_offset: usize, shift: &[usize]) -> Pos {
+    original_at(mark.line(), mark.col(), line_offset, shift)
+}
+
+/// `original_pos` of a 1-based line and 0-based column of the parsed text.
+fn original_at(line: usize, col: usize, line_offset: usize, shift: &[usize]) -> Pos {
+    let added = line
+        .checked_sub(1)
+        .and_then(|l| shift.get(l))
+        .copied()
+        .unwrap_or(0);
+    Pos {
+        line: line + line_offset,
+        column: (col + 1).saturating_sub(added).max(1),
+    }
+}
+
+/// Parses one document as kubectl (go-yaml) and PyYAML do. Strict YAML 1.2,
+/// which the scanner follows, refuses two forms those accept and real
+/// manifests use: the continuation lines of a quoted scalar indented less
+/// than its key, and flow collections whose lines (the closing `]` most
+/// often) sit at or left of their key's column. Neither indentation carries
+/// meaning (a quoted scalar folds its line breaks and drops the leading
+/// blanks; whitespace between flow tokens is insignificant), so such lines are
+/// indented further and the document parsed again, positions still given in
+/// the original text. Anything else the scanner refuses stays an error, on
+/// the offending line.
 fn parse_document(
     chunk: &str,
     start_line: usize,
     positions: &mut HashMap<String, Pos>,
 ) -> Result<Value, YamlError> {
-    let mut parser = Parser::new_from_str(chunk);
+    let mut text = std::borrow::Cow::Borrowed(chunk);
+    let mut shift: Vec<usize> = Vec::new();
+    let line_offset = start_line - 1;
+    for _ in 0..=MAX_REPAIRS {
+        positions.clear();
+        let (mark, info) = match parse_once(&text, start_line, &shift, positions) {
+            Ok(v) => return Ok(v),
+            Err(Stop::Other(e)) => return Err(template_error(chunk, start_line).unwrap_or(e)),
+            Err(Stop::Scan { mark, info }) => (mark, info),
+        };
+        let plan = repair_plan(&text, &mark, &info);
+        if plan.reindent.is_empty() {
+            let pos = match plan.blame {
+                Some((line, col)) => original_at(line, col, line_offset, &shift),
+                None => original_pos(&mark, line_offset, &shift),
+            };
+            let e = YamlError {
+                line: pos.line,
+                column: pos.column,
+                message: info,
+            };
+            return Err(template_error(chunk, start_line).unwrap_or(e));
+        }
+        text = std::borrow::Cow::Owned(reindent(&text, &plan.reindent, &mut shift));
+    }
+    let e = YamlError {
+        line: start_line,
+        column: 1,
+        message: format!(
+            "more than {MAX_REPAIRS} lines indented less than their flow collection or quoted scalar"
+        ),
+    };
+    Err(template_error(chunk, start_line).unwrap_or(e))
+}
+
+/// What a scanner stop can be cured with: lines (0-based in the document) and
+/// the spaces to put in front of each. Empty when it cannot, with `blame`
+/// the place to report (1-based line, 0-based column of the parsed text)
+/// when it is a better one than the scanner's.
+#[derive(Default)]
+struct Plan {
+    reindent: Vec<(usize, usize)>,
+    blame: Option<(usize, usize)>,
+}
+
+fn repair_plan(text: &str, mark: &Marker, info: &str) -> Plan {
+    match info {
+        "invalid indentation in quoted scalar" => quoted_plan(text, mark),
+        "invalid indentation" | "invalid indentation in flow construct" => flow_plan(text, mark),
+        _ => Plan::default(),
+    }
+}
+
+/// Leading blanks of a line.
+fn indent_of(line: &str) -> usize {
+    line.len() - line.trim_start_matches([' ', '\t']).len()
+}
+
+/// The scanner blames a quoted scalar's opening quote (`mark`): every
+/// non-blank continuation line up to the closing quote is put right of it.
+fn quoted_plan(text: &str, mark: &Marker) -> Plan {
+    let Some((start, quote)) = text.char_indices().nth(mark.index()) else {
+        return Plan::default();
+    };
+    if quote != '\'' && quote != '"' {
+        return Plan::default();
+    }
+    let need = mark.col() + 1;
+    let mut plan = Plan::default();
+    let mut line = mark.line().saturating_sub(1);
+    let mut chars = text
+        .get(start + 1..)
+        .unwrap_or("")
+        .char_indices()
+        .peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            // an escaped character cannot close the scalar; an escaped line
+            // break is still a line whose indentation counts
+            '\\' if quote == '"' && chars.peek().is_some_and(|(_, n)| *n != '\n') => {
+                chars.next();
+            }
+            '\'' if quote == '\'' && chars.peek().is_some_and(|(_, n)| *n == '\'') => {
+                chars.next();
+            }
+            c if c == quote => return plan,
+            '\n' => {
+                line += 1;
+                let rest = text.get(start + 1 + i + 1..).unwrap_or("");
+                let this = rest.split('\n').next().unwrap_or("");
+                let indent = indent_of(this);
+                if indent < need && !this.trim().is_empty() {
+                    plan.reindent.push((line, need - indent));
+                }
+            }
+            _ => {}
+        }
+    }
+    // never closed: report the first line it could not take
+    let blame = plan.reindent.first().map(|(l, _)| {
+        let indent = text.split('\n').nth(*l).map_or(0, indent_of);
+        (l + 1, indent)
+    });
+    Plan {
+        reindent: Vec::new(),
+        blame,
+    }
+}
+
+/// An indentation the scanner refuses inside a flow collection is put right
+/// of the collection's opening bracket; outside one, it is a real error.
+fn flow_plan(text: &str, mark: &Marker) -> Plan {
+    let mut open: Vec<Marker> = Vec::new();
+    let mut scanner = Scanner::new(text.chars());
+    for Token(at, token) in &mut scanner {
+        match token {
+            TokenType::FlowSequenceStart | TokenType::FlowMappingStart => open.push(at),
+            TokenType::FlowSequenceEnd | TokenType::FlowMappingEnd => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    let same_stop = scanner
+        .get_error()
+        .is_some_and(|e| e.marker().index() == mark.index());
+    let (Some(opener), true) = (open.last(), same_stop) else {
+        return Plan::default();
+    };
+    let line = mark.line().saturating_sub(1);
+    let indent = text.split('\n').nth(line).map_or(0, indent_of);
+    let need = opener.col() + 1;
+    if indent >= need {
+        return Plan::default();
+    }
+    Plan {
+        reindent: vec![(line, need - indent)],
+        blame: None,
+    }
+}
+
+/// The text with spaces put in front of the planned lines; `shift` keeps the
+/// total per line so positions can be given in the original text.
+fn reindent(text: &str, plan: &[(usize, usize)], shift: &mut Vec<usize>) -> String {
+    let mut out = String::with_capacity(text.len() + plan.iter().map(|(_, n)| n).sum::<usize>());
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if let Some((_, n)) = plan.iter().find(|(l, _)| *l == i) {
+            if shift.len() <= i {
+                shift.resize(i + 1, 0);
+            }
+            if let Some(s) = shift.get_mut(i) {
+                *s += n;
+            }
+            out.extend(std::iter::repeat_n(' ', *n));
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// Template syntax a document holds, for documents that do not parse: they
+/// are to be rendered first, and the parser's complaint would only confuse.
+const TEMPLATE_MARKERS: &[(&str, &str)] = &[
+    ("{{", "Helm or Go template syntax `{{ … }}`"),
+    ("{%", "Jinja template syntax `{% … %}`"),
+    ("%{", "Terraform template directive `%{ … }`"),
+    ("${", "template variable `${…}` (Terraform, envsubst)"),
+];
+
+fn template_error(chunk: &str, start_line: usize) -> Option<YamlError> {
+    for (i, line) in chunk.lines().enumerate() {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        let found = TEMPLATE_MARKERS
+            .iter()
+            .filter_map(|(m, what)| line.find(m).map(|at| (at, *m, *what)))
+            .filter(|(at, m, _)| *m != "${" || is_variable(line.get(at + 2..).unwrap_or("")))
+            .min_by_key(|(at, _, _)| *at);
+        if let Some((at, _, what)) = found {
+            return Some(YamlError {
+                line: start_line + i,
+                column: line.get(..at).map_or(at, |s| s.chars().count()) + 1,
+                message: format!(
+                    "{what}: this document is a template, not a manifest; render it first \
+                     (helm template, terraform, envsubst…) and check the output"
+                ),
+            });
+        }
+    }
+    None
+}
+
+/// `NAME}` or `NAME:-default}` after `${`: a variable, not a literal `${`.
+fn is_variable(rest: &str) -> bool {
+    let name_len = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .unwrap_or(rest.len());
+    name_len > 0 && rest.get(name_len..).is_some_and(|r| r.contains('}'))
+}
+
+/// One parse of a document's text, `shift` saying how many spaces were put
+/// in front of each of its lines (positions are given in the original text).
+fn parse_once(
+    text: &str,
+    start_line: usize,
+    shift: &[usize],
+    positions: &mut HashMap<String, Pos>,
+) -> Result<Value, Stop> {
+    let mut parser = Parser::new_from_str(text);
     let mut b = Builder {
         stack: Vec::new(),
         anchors: HashMap::new(),
         root: None,
         positions,
         line_offset: start_line - 1,
+        shift,
         alias_nodes: 0,
     };
     let mut docs = 0;
     loop {
-        let (event, mark) = parser.next_token().map_err(|e| {
-            let m = e.marker();
-            YamlError {
-                line: m.line() + start_line - 1,
-                column: m.col() + 1,
-                message: e.info().to_string(),
-            }
+        let (event, mark) = parser.next_token().map_err(|e| Stop::Scan {
+            mark: *e.marker(),
+            info: e.info().to_string(),
         })?;
         match event {
             Event::StreamStart | Event::Nothing | Event::DocumentEnd => {}
             Event::DocumentStart => {
                 docs += 1;
                 if docs > 1 {
-                    return Err(b.err(
+                    return Err(Stop::from(b.err(
                         &mark,
                         "a second document starts here without a `---` line of its own",
-                    ));
+                    )));
                 }
             }
             Event::StreamEnd => break,
@@ -303,7 +557,9 @@ fn parse_document(
                     .ok_or_else(|| b.err(&mark, "alias to an unknown anchor"))?;
                 b.alias_nodes += count_nodes(&value);
                 if b.alias_nodes > MAX_ALIAS_NODES {
-                    return Err(b.err(&mark, "aliases expand to too many nodes (over a million)"));
+                    return Err(Stop::from(
+                        b.err(&mark, "aliases expand to too many nodes (over a million)"),
+                    ));
                 }
                 if !b.key_pending() {
                     b.child_pointer(&mark);
@@ -324,10 +580,14 @@ fn parse_document(
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if b.key_pending() {
-                    return Err(b.err(&mark, "complex mapping keys are not supported"));
+                    return Err(Stop::from(
+                        b.err(&mark, "complex mapping keys are not supported"),
+                    ));
                 }
                 if b.stack.len() >= MAX_DEPTH {
-                    return Err(b.err(&mark, format!("nesting deeper than {MAX_DEPTH} levels")));
+                    return Err(Stop::from(
+                        b.err(&mark, format!("nesting deeper than {MAX_DEPTH} levels")),
+                    ));
                 }
                 let pointer = b.child_pointer(&mark);
                 b.stack.push(if matches!(event, Event::SequenceStart(..)) {
@@ -349,7 +609,7 @@ fn parse_document(
                 let (value, anchor) = match b.stack.pop() {
                     Some(Frame::Seq { items, anchor, .. }) => (Value::Array(items), anchor),
                     Some(Frame::Map { map, anchor, .. }) => (Value::Object(map), anchor),
-                    None => return Err(b.err(&mark, "unbalanced collection end")),
+                    None => return Err(Stop::from(b.err(&mark, "unbalanced collection end"))),
                 };
                 b.add(value, anchor, &mark)?;
             }
@@ -468,6 +728,129 @@ mod tests {
         assert_eq!(v["port"], "80");
         assert_eq!(v["ver"], 1.3);
         assert_eq!(v["ann"]["x"], "false");
+    }
+
+    /// A service mesh quickstart's form: a flow sequence whose closing `]`
+    /// (and an item) sit at the key's column. kubectl and PyYAML take it.
+    const FLOW_AT_KEY_COLUMN: &str = "\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: agent
+spec:
+  template:
+    spec:
+      hostNetwork: true
+      containers:
+        - name: agent
+          args: [
+              \"-socket-dir\", \"/run/agent\",
+          \"-verbose\",
+          ]
+          image: agent:1
+          env: [{name: A,
+value: b}
+          ]
+";
+
+    #[test]
+    fn flow_collections_closed_at_their_key_column_are_read() {
+        let docs = load(FLOW_AT_KEY_COLUMN);
+        let d = &docs[0];
+        let v = d.value.as_ref().unwrap();
+        let c = &v["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["args"], json!(["-socket-dir", "/run/agent", "-verbose"]));
+        assert_eq!(c["env"], json!([{"name": "A", "value": "b"}]));
+        assert_eq!(c["image"], "agent:1");
+        // positions stay those of the original text
+        let p = "/spec/template/spec/containers/0";
+        assert_eq!(
+            d.position(&format!("{p}/args/2")),
+            Pos {
+                line: 13,
+                column: 11
+            }
+        );
+        assert_eq!(
+            d.position(&format!("{p}/image")),
+            Pos {
+                line: 15,
+                column: 11
+            }
+        );
+        assert_eq!(
+            d.position(&format!("{p}/env/0/value")),
+            Pos {
+                line: 17,
+                column: 1
+            }
+        );
+        assert_eq!(d.position("/spec/template/spec/hostNetwork").line, 8);
+    }
+
+    #[test]
+    fn quoted_scalars_continued_left_of_their_key_are_read() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    note: \"first\n  second \\\n   third\"\n    other: 'it''s\n a\n\n b'\n    last: x\n";
+        let d = &load(text)[0];
+        let v = d.value.as_ref().unwrap();
+        assert_eq!(v["metadata"]["annotations"]["note"], "first second third");
+        assert_eq!(v["metadata"]["annotations"]["other"], "it's a\nb");
+        assert_eq!(
+            d.position("/metadata/annotations/last"),
+            Pos {
+                line: 13,
+                column: 5
+            }
+        );
+        assert_eq!(
+            d.position("/metadata/annotations/other"),
+            Pos { line: 9, column: 5 }
+        );
+    }
+
+    #[test]
+    fn real_indentation_errors_stay_errors_on_their_line() {
+        // a block mapping that dedents to no parent: kubectl and PyYAML refuse it too
+        let e = load("a:\n    b: 1\n  c: 2\n").remove(0).value.unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        // a quoted scalar that never closes is blamed on the first line it could not take
+        let e = load("kind: Pod\nmetadata:\n  name: \"p\n x\n")
+            .remove(0)
+            .value
+            .unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        // outside a flow collection a dedented line is not repaired
+        let e = load("a:\n  b:\n    - x\n   - y\n")
+            .remove(0)
+            .value
+            .unwrap_err();
+        assert!(e.line >= 3, "{e}");
+    }
+
+    #[test]
+    fn templates_are_to_be_rendered_first() {
+        let helm = "apiVersion: v1\nkind: Service\n# {{ not this one }}\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  type: {{ .Values.type }}\n";
+        let e = load(helm).remove(0).value.unwrap_err();
+        assert_eq!((e.line, e.column), (5, 9), "{e}");
+        assert!(e.message.contains("render it first"), "{e}");
+        assert!(e.message.contains("Helm"), "{e}");
+        let terraform = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - args:\n%{ for f in flags ~}\n      - ${f}\n%{ endfor ~}\n";
+        let e = load(terraform).remove(0).value.unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        assert!(e.message.contains("Terraform"), "{e}");
+        let envsubst = "kind: Pod\nspec:\n  containers:\n    - command:\n      - kube-apiserver\n      ${extra_flags}\n      - --v=2\n";
+        let e = load(envsubst).remove(0).value.unwrap_err();
+        assert_eq!((e.line, e.column), (6, 7), "{e}");
+        // a literal `${` that is no variable, and templates that parse, are left alone
+        let fine = "kind: ConfigMap\ndata:\n  a: \"{{ .Values.x }}\"\n  b: \"cost: ${ 5\"\n";
+        assert!(load(fine)[0].value.is_ok());
+        let broken = "kind: ConfigMap\ndata:\n  b: \"cost: ${ 5\"\n  c: [\n";
+        assert!(!load(broken)[0]
+            .value
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("template"));
     }
 
     #[test]
