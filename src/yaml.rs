@@ -24,6 +24,9 @@ pub struct YamlError {
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// The document is a template to render, not YAML gone wrong.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub template: bool,
 }
 
 impl std::fmt::Display for YamlError {
@@ -174,6 +177,7 @@ impl Builder<'_> {
             line: p.line,
             column: p.column,
             message: message.into(),
+            template: false,
         }
     }
 
@@ -332,6 +336,7 @@ fn parse_document(
                 line: pos.line,
                 column: pos.column,
                 message: info,
+                template: false,
             };
             return Err(template_error(chunk, start_line).unwrap_or(e));
         }
@@ -343,6 +348,7 @@ fn parse_document(
         message: format!(
             "more than {MAX_REPAIRS} lines indented less than their flow collection or quoted scalar"
         ),
+        template: false,
     };
     Err(template_error(chunk, start_line).unwrap_or(e))
 }
@@ -499,6 +505,7 @@ fn template_error(chunk: &str, start_line: usize) -> Option<YamlError> {
                     "{what}: this document is a template, not a manifest; render it first \
                      (helm template, terraform, envsubst…) and check the output"
                 ),
+                template: true,
             });
         }
     }

@@ -50,6 +50,8 @@ pub struct YamlReport {
     /// Sorted by document, line, column and rule.
     pub findings: Vec<Located>,
     pub errors: Vec<DocumentError>,
+    /// Documents left unchecked on purpose (patches), with the reason.
+    pub skipped: Vec<DocumentError>,
     pub summary: YamlSummary,
 }
 
@@ -82,13 +84,111 @@ pub fn is_request_shape(v: &Value) -> bool {
         || (v.get("kind").is_some_and(Value::is_object) && map.contains_key("operation"))
 }
 
-fn list_items(v: &Value) -> Option<&Vec<Value>> {
-    let kind = v.get("kind").and_then(Value::as_str)?;
-    if kind == "List" || kind.ends_with("List") {
-        v.get("items").and_then(Value::as_array)
-    } else {
-        None
+/// What one YAML document holds, part by part.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Member {
+    /// A Kubernetes object at `prefix` inside its document (`/items/3` in a
+    /// List, `/3` in a top-level array).
+    Object { prefix: String, value: Value },
+    /// A request or envelope: it carries its own context and is evaluated alone.
+    Request(Value),
+    /// A partial object (a strategic merge patch): not checked as a whole.
+    Skipped { prefix: String, reason: String },
+    /// Not a Kubernetes object at all.
+    Invalid { prefix: String, message: String },
+}
+
+fn is_list(v: &Value) -> bool {
+    v.get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k == "List" || k.ends_with("List"))
+        && v.get("items").is_some_and(|i| i.is_array() || i.is_null())
+}
+
+/// Keys of the strategic merge patch format: a document holding one is a
+/// patch to merge into an object defined elsewhere, not an object.
+fn patch_directive(v: &Value, depth: usize) -> Option<&str> {
+    if depth > 64 {
+        return None;
     }
+    match v {
+        Value::Object(m) => m
+            .keys()
+            .find(|k| {
+                k.as_str() == "$patch"
+                    || k.starts_with("$setElementOrder/")
+                    || k.starts_with("$deleteFromPrimitiveList/")
+                    || k.as_str() == "$retainKeys"
+            })
+            .map(String::as_str)
+            .or_else(|| m.values().find_map(|c| patch_directive(c, depth + 1))),
+        Value::Array(a) => a.iter().find_map(|c| patch_directive(c, depth + 1)),
+        _ => None,
+    }
+}
+
+/// Splits a document into the objects it holds: itself, the items of a
+/// List, or the elements of a top-level array (what every host accepts).
+/// Anything that is not an object is `Invalid`, named by its pointer.
+pub fn split_document(value: Value) -> Vec<Member> {
+    let mut out = Vec::new();
+    match value {
+        Value::Null => {}
+        v if is_request_shape(&v) => out.push(Member::Request(v)),
+        Value::Array(items) if !items.is_empty() && !items.iter().any(looks_like_object) => {
+            // data that happens to be a list (a bill of materials, a JSON
+            // patch): one error for the document, not one per entry
+            let message = format!(
+                "expected Kubernetes objects, found a list of {} entries without apiVersion or kind",
+                items.len()
+            );
+            out.push(Member::Invalid {
+                prefix: String::new(),
+                message,
+            });
+        }
+        Value::Array(items) => split_items(items, "", &mut out),
+        v => split_item(v, String::new(), &mut out),
+    }
+    out
+}
+
+fn looks_like_object(v: &Value) -> bool {
+    v.get("apiVersion").is_some() || v.get("kind").is_some()
+}
+
+fn split_items(items: Vec<Value>, base: &str, out: &mut Vec<Member>) {
+    for (i, item) in items.into_iter().enumerate() {
+        split_item(item, format!("{base}/{i}"), out);
+    }
+}
+
+fn split_item(value: Value, prefix: String, out: &mut Vec<Member>) {
+    if !value.is_object() {
+        let message = format!(
+            "expected a Kubernetes object (a mapping with apiVersion and kind), found {}",
+            crate::object::type_name(&value)
+        );
+        out.push(Member::Invalid { prefix, message });
+        return;
+    }
+    if is_list(&value) {
+        if let Value::Object(mut m) = value {
+            if let Some(Value::Array(items)) = m.remove("items") {
+                split_items(items, &format!("{prefix}/items"), out);
+            }
+        }
+        return;
+    }
+    if let Some(key) = patch_directive(&value, 0) {
+        let reason = format!(
+            "a strategic merge patch (it holds `{key}`), not a whole object: check the objects it is \
+             merged into, e.g. `kustomize build DIR | portcullis check -`"
+        );
+        out.push(Member::Skipped { prefix, reason });
+        return;
+    }
+    out.push(Member::Object { prefix, value });
 }
 
 /// Pointer prefix of object `index` inside a request-shaped document.
@@ -103,6 +203,16 @@ pub fn request_prefix(v: &Value, index: usize) -> String {
         format!("/objects/{index}")
     } else {
         "/object".into()
+    }
+}
+
+fn located_note(doc: &Document, prefix: &str, message: String) -> DocumentError {
+    let pos = doc.position(prefix);
+    DocumentError {
+        document: doc.index,
+        line: pos.line,
+        column: pos.column,
+        message,
     }
 }
 
@@ -133,6 +243,7 @@ pub fn check_documents(docs: &[Document], settings: Option<&Value>) -> Result<Ya
     let mut objects: Vec<Value> = Vec::new();
     let mut origins: Vec<Origin> = Vec::new();
     let mut requests: Vec<&Document> = Vec::new();
+    let mut skipped = Vec::new();
 
     for doc in docs {
         let value = match &doc.value {
@@ -150,29 +261,34 @@ pub fn check_documents(docs: &[Document], settings: Option<&Value>) -> Result<Ya
         if value.is_null() {
             continue;
         }
-        if is_request_shape(value) {
-            requests.push(doc);
-            continue;
-        }
-        let members: Vec<(String, &Value)> = match list_items(value) {
-            Some(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| (format!("/items/{i}"), item))
-                .collect(),
-            None => vec![(String::new(), value)],
-        };
-        for (prefix, obj) in members {
-            // an object the rules cannot read is reported where it is
-            match Object::parse(obj, objects.len()) {
-                Ok(_) => {
-                    objects.push(obj.clone());
-                    origins.push(Origin {
-                        document: doc.index,
-                        prefix,
-                    });
+        for member in split_document(value.clone()) {
+            match member {
+                Member::Request(_) => requests.push(doc),
+                Member::Object { prefix, value } => {
+                    // an object the rules cannot read is reported where it is
+                    let readable = Object::parse(&value, objects.len()).map(|_| ());
+                    match readable {
+                        Ok(()) => {
+                            objects.push(value);
+                            origins.push(Origin {
+                                document: doc.index,
+                                prefix,
+                            });
+                        }
+                        Err(e) => errors.push(object_error(doc, &prefix, &e)),
+                    }
                 }
-                Err(e) => errors.push(object_error(doc, &prefix, &e)),
+                Member::Skipped { prefix, reason } => {
+                    skipped.push(located_note(doc, &prefix, reason))
+                }
+                Member::Invalid { prefix, message } => {
+                    let what = if prefix.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{prefix}: ")
+                    };
+                    errors.push(located_note(doc, &prefix, format!("{what}{message}")))
+                }
             }
         }
     }
@@ -249,6 +365,7 @@ pub fn check_documents(docs: &[Document], settings: Option<&Value>) -> Result<Ya
         allowed: allowed && errors.is_empty(),
         findings,
         errors,
+        skipped,
         summary,
     })
 }
@@ -373,6 +490,46 @@ items:
         let found = typed(&r);
         assert_eq!(found.len(), 1, "{r:?}");
         assert_eq!((found[0].document, found[0].line), (1, 17));
+    }
+
+    #[test]
+    fn top_level_arrays_are_objects_and_other_shapes_are_named_errors() {
+        let text = "- apiVersion: v1\n  kind: Service\n  metadata: {name: a}\n  spec: {type: NodePort}\n- 42\n---\njust a string\n---\n[]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec: {type: NodePort}\n";
+        let r = check_text(text, None).unwrap();
+        let names: Vec<(&str, usize, usize)> = typed(&r)
+            .iter()
+            .map(|f| (f.finding.object.name.as_str(), f.document, f.line))
+            .collect();
+        assert_eq!(names, [("a", 0, 4), ("b", 3, 14)], "{r:?}");
+        let errors: Vec<(usize, usize, &str)> = r
+            .errors
+            .iter()
+            .map(|e| (e.document, e.line, e.message.as_str()))
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!((errors[0].0, errors[0].1), (0, 5));
+        assert!(
+            errors[0].2.starts_with("/1: expected a Kubernetes object"),
+            "{errors:?}"
+        );
+        assert!(errors[0].2.contains("found a number"), "{errors:?}");
+        assert_eq!((errors[1].0, errors[1].1), (1, 7));
+        assert!(errors[1].2.contains("found a string"), "{errors:?}");
+        // a list of data, not of objects, is one error for the document
+        let r = check_text("- op: add\n  path: /a\n- op: remove\n  path: /b\n", None).unwrap();
+        assert_eq!(r.errors.len(), 1, "{r:?}");
+        assert!(r.errors[0].message.contains("list of 2 entries"), "{r:?}");
+    }
+
+    #[test]
+    fn strategic_merge_patches_are_skipped_not_checked() {
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n$patch: delete\n---\napiVersion: v1\nkind: Service\nmetadata: {name: api}\nspec:\n  type: NodePort\n  ports:\n    - $patch: replace\n    - port: 80\n";
+        let r = check_text(text, None).unwrap();
+        assert!(r.findings.is_empty(), "{r:?}");
+        assert!(r.errors.is_empty(), "{r:?}");
+        assert_eq!(r.skipped.len(), 2);
+        assert!(r.skipped[0].message.contains("`$patch`"), "{r:?}");
+        assert_eq!(r.summary.objects, 0);
     }
 
     #[test]

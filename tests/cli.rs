@@ -127,7 +127,8 @@ fn broken_document_is_located_and_others_still_checked() {
         NODEPORT.replace("name: api", "name: web")
     );
     let o = run(&["check", "-", "--format", "json"], Some(&text));
-    assert_eq!(o.status.code(), Some(2));
+    // denials decide the exit code even beside input errors
+    assert_eq!(o.status.code(), Some(1));
     let v = json_out(&o);
     assert_eq!(v["violations"].as_array().unwrap().len(), 2, "{v}");
     let e = &v["errors"][0];
@@ -139,7 +140,7 @@ fn broken_document_is_located_and_others_still_checked() {
 fn wrongly_typed_object_is_an_error_at_its_field() {
     let text = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  ports:\n    - port: eighty\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec: {type: NodePort}\n";
     let o = run(&["check", "-", "--format", "json"], Some(text));
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(1));
     let v = json_out(&o);
     assert_eq!(v["errors"][0]["line"], 6, "{v}");
     assert!(
@@ -253,6 +254,312 @@ fn rules_and_explain() {
     let o = run(&["explain", "service-type-nodepor"], None);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean"));
+}
+
+const CLUSTER_IP: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: ok, namespace: shop}\nspec:\n  ports: [{port: 80}]\n";
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn rules_and_names(v: &Value, list: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = v[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["object"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn exit_one_whenever_something_is_denied_two_only_for_unreadable_input() {
+    let broken = "kind: [unclosed\n";
+    // a denial beside an unreadable document: the policy failed
+    let o = run(&["check", "-"], Some(&format!("{NODEPORT}{broken}")));
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("error: <stdin>:"), "{text}");
+    // nothing denied, one document unreadable: the input failed
+    let o = run(&["check", "-"], Some(&format!("{CLUSTER_IP}---\n{broken}")));
+    assert_eq!(o.status.code(), Some(2));
+    // warnings only, everything read
+    let o = run(
+        &["check", "-", "--settings", "/dev/null", "--format", "sarif"],
+        Some(CLUSTER_IP),
+    );
+    assert_eq!(o.status.code(), Some(0));
+    // SARIF keeps the results and says the run met unreadable input
+    let o = run(
+        &["check", "-", "--format", "sarif"],
+        Some(&format!("{NODEPORT}{broken}")),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let v = json_out(&o);
+    let run0 = &v["runs"][0];
+    assert!(!run0["results"].as_array().unwrap().is_empty());
+    assert_eq!(run0["invocations"][0]["executionSuccessful"], false);
+    assert_eq!(
+        run0["invocations"][0]["toolExecutionNotifications"][0]["level"],
+        "error"
+    );
+}
+
+#[test]
+fn odd_documents_are_errors_of_their_own_file_and_hide_nothing() {
+    let dir = tempdir();
+    let svc = |name: &str| {
+        format!(
+            "{{\"apiVersion\": \"v1\", \"kind\": \"Service\", \"metadata\": {{\"name\": \"{name}\"}}, \"spec\": {{\"type\": \"NodePort\"}}}}"
+        )
+    };
+    write(
+        &dir,
+        "a-array.json",
+        &format!("[{}, {}]", svc("from-array"), svc("second")),
+    );
+    write(&dir, "b-empty.json", "[]");
+    write(
+        &dir,
+        "c-sequence.yaml",
+        "- apiVersion: v1\n  kind: Service\n  metadata: {name: from-sequence}\n  spec: {type: NodePort}\n",
+    );
+    write(&dir, "d-scalar.yaml", "# notes\njust some words\n");
+    write(
+        &dir,
+        "e-three.yaml",
+        &format!("{CLUSTER_IP}---\n{CLUSTER_IP}---\n- 42\n- apiVersion: v1\n  kind: Service\n  metadata: {{name: item}}\n  spec: {{type: NodePort}}\n"),
+    );
+    write(
+        &dir,
+        "f-trailing-comma.json",
+        &svc("lenient").replace("}}", "},}"),
+    );
+    let o = run(&["check", dir.to_str().unwrap(), "--format", "json"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json_out(&o);
+    let names: Vec<String> = rules_and_names(&v, "violations")
+        .into_iter()
+        .filter(|(r, _)| r == "service-type-nodeport")
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(
+        names,
+        ["from-array", "from-sequence", "item", "lenient", "second"],
+        "{v}"
+    );
+    let errors = v["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{v}");
+    let scalar = &errors[0];
+    assert!(scalar["file"].as_str().unwrap().ends_with("d-scalar.yaml"));
+    assert_eq!(
+        (scalar["document"].as_u64(), scalar["line"].as_u64()),
+        (Some(0), Some(2))
+    );
+    assert!(
+        scalar["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("document 1: expected a Kubernetes object"),
+        "{scalar}"
+    );
+    let item = &errors[1];
+    assert!(item["file"].as_str().unwrap().ends_with("e-three.yaml"));
+    assert_eq!(item["line"], 13, "{item}");
+    assert!(
+        item["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("document 3 item /0: "),
+        "{item}"
+    );
+    assert_eq!(v["summary"]["objects"], 7);
+}
+
+#[test]
+fn unreadable_objects_are_numbered_within_their_file() {
+    let dir = tempdir();
+    write(&dir, "a.yaml", &format!("{CLUSTER_IP}---\n{CLUSTER_IP}"));
+    let bad =
+        "apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec:\n  ports: [{port: eighty}]\n";
+    write(&dir, "b.yaml", &format!("{CLUSTER_IP}---\n{bad}"));
+    let o = run(&["check", dir.to_str().unwrap(), "--format", "json"], None);
+    assert_eq!(o.status.code(), Some(2));
+    let v = json_out(&o);
+    let e = &v["errors"][0];
+    assert!(e["file"].as_str().unwrap().ends_with("b.yaml"), "{e}");
+    assert_eq!(
+        (e["document"].as_u64(), e["line"].as_u64()),
+        (Some(1), Some(11))
+    );
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("document 2: Service bad: field /spec/ports/0/port"),
+        "{message}"
+    );
+}
+
+#[test]
+fn kustomize_patches_and_merge_directives_are_skipped() {
+    let dir = tempdir();
+    write(
+        &dir,
+        "base/kustomization.yaml",
+        "resources: [service.yaml]\npatches:\n  - path: nodeport.yaml\n  - patch: |-\n      - op: add\n        path: /x\npatchesStrategicMerge: [../overlay/remove.yaml]\npatchesJson6902:\n  - target: {kind: Service, name: ok}\n    path: ops.yaml\n",
+    );
+    write(&dir, "base/service.yaml", CLUSTER_IP);
+    // checked as an object, this partial Service would be denied
+    write(
+        &dir,
+        "base/nodeport.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: ok, namespace: shop}\nspec: {type: NodePort}\n",
+    );
+    write(
+        &dir,
+        "base/ops.yaml",
+        "- op: replace\n  path: /spec/type\n  value: NodePort\n",
+    );
+    write(
+        &dir,
+        "overlay/remove.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: old}\n$patch: delete\n",
+    );
+    // a merge directive marks a patch wherever it is
+    write(
+        &dir,
+        "loose/replace.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: loose}\nspec:\n  $patch: replace\n  type: LoadBalancer\n",
+    );
+    let o = run(&["check", dir.to_str().unwrap(), "--format", "json"], None);
+    let v = json_out(&o);
+    assert_eq!(o.status.code(), Some(0), "{v}");
+    assert!(v["violations"].as_array().unwrap().is_empty(), "{v}");
+    assert!(v["errors"].as_array().unwrap().is_empty(), "{v}");
+    let skipped: Vec<&str> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["file"].as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            "kustomization.yaml",
+            "nodeport.yaml",
+            "ops.yaml",
+            "replace.yaml",
+            "remove.yaml"
+        ],
+        "{v}"
+    );
+    assert!(v["skipped"][1]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("kustomize build"));
+    assert_eq!(v["summary"]["objects"], 1);
+}
+
+#[test]
+fn bundle_per_path_keeps_independent_trees_apart() {
+    let dir = tempdir();
+    let ingress = |ns: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  ingressClassName: nginx\n  rules:\n    - host: app.example.com\n      http:\n        paths:\n          - {{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{number: 80}}}}}}}}\n"
+        )
+    };
+    let a = write(&dir, "repo-a/ingress.yaml", &ingress("team-a"));
+    let b = write(&dir, "repo-b/ingress.yaml", &ingress("team-b"));
+    let conflicts = |extra: &[&str]| {
+        let mut args = vec!["check", a.as_str(), b.as_str(), "--format", "json"];
+        args.extend_from_slice(extra);
+        let v = json_out(&run(&args, None));
+        v["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "ingress-host-conflict")
+            .count()
+    };
+    assert_eq!(conflicts(&[]), 2);
+    assert_eq!(conflicts(&["--bundle", "one"]), 2);
+    assert_eq!(conflicts(&["--bundle", "per-path"]), 0);
+    assert_eq!(conflicts(&["--bundle=per-path"]), 0);
+    let o = run(&["check", a.as_str(), "--bundle", "each"], None);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn sarif_uris_are_relative_to_srcroot() {
+    let abs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/unsafe");
+    let o = run(&["check", abs.to_str().unwrap(), "--format", "sarif"], None);
+    let v = json_out(&o);
+    let run0 = &v["runs"][0];
+    let root = run0["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+        .as_str()
+        .unwrap();
+    assert!(
+        root.starts_with("file:///") && root.ends_with('/'),
+        "{root}"
+    );
+    for r in run0["results"].as_array().unwrap() {
+        let loc = &r["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert_eq!(loc["uriBaseId"], "%SRCROOT%");
+        assert!(
+            loc["uri"].as_str().unwrap().starts_with("examples/unsafe/"),
+            "{loc}"
+        );
+    }
+    // outside the working directory there is no base to be relative to
+    let dir = tempdir();
+    let f = write(&dir, "np.yaml", NODEPORT);
+    let v = json_out(&run(&["check", &f, "--format", "sarif"], None));
+    let loc = &v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+    assert!(loc.get("uriBaseId").is_none(), "{loc}");
+    assert!(
+        loc["uri"].as_str().unwrap().starts_with("file:///"),
+        "{loc}"
+    );
+}
+
+#[test]
+fn yaml_that_kubectl_reads_is_read_and_templates_are_named() {
+    let dir = tempdir();
+    write(
+        &dir,
+        "agent.yaml",
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: mesh}\nspec:\n  template:\n    metadata:\n      annotations:\n        note: \"a long\n  note\"\n    spec:\n      hostNetwork: true\n      containers:\n        - name: agent\n          args: [\n            \"-v\",\n          ]\n",
+    );
+    write(
+        &dir,
+        "chart/templates/service.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\n",
+    );
+    let o = run(&["check", dir.to_str().unwrap(), "--format", "json"], None);
+    let v = json_out(&o);
+    let net: Vec<&Value> = v["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "workload-host-network")
+        .collect();
+    assert_eq!(net.len(), 1, "{v}");
+    assert_eq!(net[0]["location"]["line"], 11);
+    let e = &v["errors"][0];
+    assert!(e["file"].as_str().unwrap().ends_with("service.yaml"), "{e}");
+    assert_eq!(e["line"], 4);
+    assert!(
+        e["message"].as_str().unwrap().contains("render it first"),
+        "{e}"
+    );
 }
 
 fn tempdir() -> std::path::PathBuf {

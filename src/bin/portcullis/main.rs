@@ -1,6 +1,7 @@
 //! `portcullis`: check Kubernetes manifests in CI, list and explain the rules.
 //!
-//! Exit codes: 0 clean (warnings allowed), 1 denied findings, 2 bad input or usage.
+//! Exit codes: 0 clean (warnings allowed), 1 something denied (whatever else
+//! happened), 2 nothing denied but some input unreadable, or a usage error.
 
 mod load;
 mod output;
@@ -24,9 +25,12 @@ check options:
   --settings FILE            settings file (YAML or JSON), as for every host
   --profile baseline|strict  profile (overrides the settings file's)
   --kubernetes-version X.Y   target version for the api-version rules
+  --bundle one|per-path      one: everything read is one deployment (default);
+                             per-path: each PATH is checked as its own bundle
   --no-color                 plain text even on a terminal
 
-exit codes: 0 no denied findings, 1 denied findings, 2 bad input or usage";
+exit codes: 0 nothing denied, 1 something denied (input errors or not),
+            2 nothing denied but some input unreadable, or a usage error";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -42,6 +46,7 @@ struct CheckArgs {
     profile: Option<String>,
     kubernetes_version: Option<String>,
     color: bool,
+    bundling: load::Bundling,
 }
 
 fn main() -> ExitCode {
@@ -114,6 +119,7 @@ fn parse_check(rest: &[String]) -> Result<CheckArgs> {
         settings: None,
         profile: None,
         kubernetes_version: None,
+        bundling: load::Bundling::One,
         color: std::io::IsTerminal::is_terminal(&std::io::stdout())
             && std::env::var_os("NO_COLOR").is_none(),
     };
@@ -145,6 +151,13 @@ fn parse_check(rest: &[String]) -> Result<CheckArgs> {
             "--profile" => a.profile = Some(value("--profile")?),
             "--kubernetes-version" => a.kubernetes_version = Some(value("--kubernetes-version")?),
             "--no-color" => a.color = false,
+            "--bundle" => {
+                a.bundling = match value("--bundle")?.as_str() {
+                    "one" => load::Bundling::One,
+                    "per-path" => load::Bundling::PerPath,
+                    other => bail!("--bundle: `{other}` is not one or per-path"),
+                }
+            }
             "-" => a.paths.push("-".into()),
             f if f.starts_with('-') => bail!("unknown option `{f}`\n\n{USAGE}"),
             _ => a.paths.push(arg.clone()),
@@ -206,75 +219,78 @@ pub struct Outcome<'a> {
 
 fn check(a: CheckArgs) -> Result<ExitCode> {
     let settings = settings(&a)?;
-    let mut loaded = load::load(&a.paths);
-    let mut reports = Vec::new();
-    let mut eval_errors = Vec::new();
+    let mut loaded = load::load(&a.paths, a.bundling);
     let host = Host {
         settings: Some(&settings),
         inventory: None,
     };
-    // plain manifests form one bundle, so cross-object rules see each other
-    let mut bundle = Value::Array(std::mem::take(&mut loaded.objects));
-    let mut origin: Option<Vec<usize>> = None;
-    let mut result = match &bundle {
-        Value::Array(items) if !items.is_empty() => Some(portcullis::evaluate(&bundle, host)),
-        _ => None,
-    };
-    if let Some(Err(portcullis::Error::Object { .. })) = result {
-        // an object the rules cannot read is reported where it is, and the
-        // rest is checked without it (only then is each object read alone)
-        let Value::Array(items) = std::mem::take(&mut bundle) else {
-            bail!("the bundle is a list");
-        };
-        let (readable, kept) = readable_objects(items, &mut loaded);
-        bundle = Value::Array(readable);
-        result = (!kept.is_empty()).then(|| portcullis::evaluate(&bundle, host));
-        origin = Some(kept);
-    }
-    match result {
-        Some(Ok(mut r)) => {
-            if let Some(origin) = &origin {
-                for f in r.violations.iter_mut().chain(r.warnings.iter_mut()) {
-                    f.index = origin.get(f.index).copied().unwrap_or(f.index);
-                }
-            }
-            reports.push((None, r));
+    let mut reports: Vec<(Origin, Report)> = Vec::new();
+    let mut eval_errors = Vec::new();
+    let mut bundles = std::mem::take(&mut loaded.bundles);
+    for (b, bundle) in bundles.iter_mut().enumerate() {
+        if bundle.objects.is_empty() {
+            continue;
         }
-        Some(Err(e)) => eval_errors.push(("<bundle>".to_string(), e.to_string())),
-        None => {}
+        // plain manifests form a bundle, so cross-object rules see each other
+        let mut values = Value::Array(std::mem::take(&mut bundle.objects));
+        let mut result = portcullis::evaluate(&values, host);
+        let mut kept: Option<Vec<usize>> = None;
+        if let Err(portcullis::Error::Object { .. }) = result {
+            // an object the rules cannot read is reported where it is, and the
+            // rest is checked without it (only then is each object read alone)
+            let Value::Array(items) = std::mem::take(&mut values) else {
+                bail!("the bundle is a list");
+            };
+            let (readable, indexes, errors) = readable_objects(items, bundle, &loaded);
+            loaded.errors.extend(errors);
+            values = Value::Array(readable);
+            result = portcullis::evaluate(&values, host);
+            kept = Some(indexes);
+        }
+        match result {
+            Ok(mut r) => {
+                if let Some(kept) = &kept {
+                    for f in r.violations.iter_mut().chain(r.warnings.iter_mut()) {
+                        f.index = kept.get(f.index).copied().unwrap_or(f.index);
+                    }
+                }
+                reports.push((Origin::Bundle(b), r));
+            }
+            Err(e) => eval_errors.push(("<bundle>".to_string(), e.to_string())),
+        }
+        // the process ends soon: the objects are not freed one by one
+        std::mem::forget(values);
     }
+    loaded.bundles = bundles;
     for (i, req) in loaded.requests.iter().enumerate() {
-        match portcullis::evaluate(
-            &req.value,
-            Host {
-                settings: Some(&settings),
-                inventory: None,
-            },
-        ) {
-            Ok(r) => reports.push((Some(i), r)),
+        match portcullis::evaluate(&req.value, host) {
+            Ok(r) => reports.push((Origin::Request(i), r)),
             Err(e) => {
                 let file = loaded
                     .files
                     .get(req.file)
                     .map(|f| f.name.clone())
                     .unwrap_or_default();
-                eval_errors.push((file, e.to_string()));
+                eval_errors.push((file, format!("{}: {e}", load::document_label(req.document))));
             }
         }
     }
-    let (requests_of, only): (Vec<Option<usize>>, Vec<Report>) = reports.into_iter().unzip();
+    let (origins, only): (Vec<Origin>, Vec<Report>) = reports.into_iter().unzip();
     let mut located = Vec::new();
-    for (req, report) in requests_of.iter().zip(&only) {
+    for (origin, report) in origins.iter().zip(&only) {
         for f in report.findings() {
-            let (file, document, pos) = match req.and_then(|i| loaded.requests.get(i)) {
-                Some(r) => {
+            let (file, document, pos) = match origin {
+                Origin::Request(i) => {
+                    let Some(r) = loaded.requests.get(*i) else {
+                        continue;
+                    };
                     let prefix = portcullis::yamlcheck::request_prefix(&r.value, f.index);
                     match loaded.request_position(r, &format!("{prefix}{}", f.path)) {
                         Some((file, pos)) => (file.to_string(), Some(r.document), pos),
                         None => continue,
                     }
                 }
-                None => match loaded.position(f.index, &f.path) {
+                Origin::Bundle(b) => match loaded.position(*b, f.index, &f.path) {
                     Some((file, doc, pos)) => (file.to_string(), Some(doc), pos),
                     None => continue,
                 },
@@ -308,50 +324,98 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
         Format::Sarif => serde_json::to_string_pretty(&output::sarif(&outcome))?,
     };
     println!("{text}");
-    let bad_input = !loaded.errors.is_empty() || !outcome.eval_errors.is_empty();
-    let denied = only.iter().any(|r| !r.allowed);
-    let code = if bad_input {
-        ExitCode::from(2)
-    } else if denied {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    };
+    let code = exit_code(&outcome);
     // the process ends here: freeing every object and finding one by one
     // was a fifth of a large run, and the OS takes the memory back at once
     std::mem::forget(outcome);
-    std::mem::forget((only, bundle, loaded, text));
+    std::mem::forget((only, loaded, text));
     Ok(code)
 }
 
-/// The objects the rules can read, with their original indexes; each other
-/// object becomes an input error at the field that could not be read.
-fn readable_objects(objects: Vec<Value>, loaded: &mut load::Loaded) -> (Vec<Value>, Vec<usize>) {
+/// 1 whenever something is denied, input errors or not, so CI can tell a
+/// policy failure from an unreadable file; 2 when nothing is denied but some
+/// input could not be read; 0 otherwise (warnings are fine).
+fn exit_code(o: &Outcome<'_>) -> ExitCode {
+    if o.reports.iter().any(|r| !r.allowed) {
+        ExitCode::from(1)
+    } else if !o.loaded.errors.is_empty() || !o.eval_errors.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Which evaluation a report comes from.
+#[derive(Clone, Copy)]
+enum Origin {
+    /// The bundle at this index of `Loaded::bundles`.
+    Bundle(usize),
+    /// The request document at this index of `Loaded::requests`.
+    Request(usize),
+}
+
+/// The objects the rules can read, with their indexes in the bundle; each
+/// other object becomes an input error at the field that could not be read.
+fn readable_objects(
+    objects: Vec<Value>,
+    bundle: &load::Bundle,
+    loaded: &load::Loaded,
+) -> (Vec<Value>, Vec<usize>, Vec<load::LoadError>) {
     let mut readable = Vec::with_capacity(objects.len());
     let mut kept = Vec::with_capacity(objects.len());
+    let mut errors = Vec::new();
     for (i, obj) in objects.into_iter().enumerate() {
-        match portcullis::object::Object::parse(&obj, i) {
-            Ok(_) => {
-                readable.push(obj);
-                kept.push(i);
+        let problem = portcullis::object::Object::parse(&obj, i).err();
+        let Some(e) = problem else {
+            readable.push(obj);
+            kept.push(i);
+            continue;
+        };
+        let (path, message) = match &e {
+            portcullis::Error::Object { path, message, .. } => {
+                (path.clone(), format!("field {path}: {message}"))
             }
-            Err(e) => {
-                let path = match &e {
-                    portcullis::Error::Object { path, .. } => path.clone(),
-                    _ => String::new(),
-                };
-                let (file, line, column) = match loaded.position(i, &path) {
-                    Some((file, _, pos)) => (file.to_string(), Some(pos.line), Some(pos.column)),
-                    None => ("<input>".to_string(), None, None),
-                };
-                loaded.errors.push(load::LoadError {
-                    file,
-                    line,
-                    column,
-                    message: e.to_string(),
-                });
-            }
-        }
+            other => (String::new(), other.to_string()),
+        };
+        let src = bundle.sources.get(i);
+        let file = src.and_then(|s| loaded.files.get(s.file));
+        let doc = src.and_then(|s| file.and_then(|f| f.documents.get(s.document)));
+        let pos = match (src, doc) {
+            (Some(s), Some(d)) => Some(d.position(&format!("{}{path}", s.prefix))),
+            _ => None,
+        };
+        let item = src
+            .filter(|s| !s.prefix.is_empty())
+            .map(|s| format!(" item {}", s.prefix))
+            .unwrap_or_default();
+        let what = describe(&obj);
+        errors.push(load::LoadError {
+            file: file.map_or_else(|| "<input>".to_string(), |f| f.name.clone()),
+            document: src.map(|s| s.document),
+            line: pos.map(|p| p.line),
+            column: pos.map(|p| p.column),
+            message: format!(
+                "{}{item}: {what}{message}",
+                src.map_or_else(String::new, |s| load::document_label(s.document))
+            ),
+        });
     }
-    (readable, kept)
+    (readable, kept, errors)
+}
+
+/// `Deployment shop/web: ` for messages, as far as the object says it.
+fn describe(obj: &Value) -> String {
+    let text = |p: &str| {
+        obj.pointer(p)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    match (text("/kind"), text("/metadata/name")) {
+        (Some(kind), Some(name)) => match text("/metadata/namespace") {
+            Some(ns) => format!("{kind} {ns}/{name}: "),
+            None => format!("{kind} {name}: "),
+        },
+        (Some(kind), None) => format!("{kind}: "),
+        _ => String::new(),
+    }
 }

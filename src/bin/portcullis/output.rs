@@ -98,6 +98,16 @@ pub fn text(o: &Outcome<'_>, color: bool) -> String {
     for (file, msg) in &o.eval_errors {
         let _ = writeln!(s, "{} {file}: {msg}", p.red("error:"));
     }
+    for k in &o.loaded.skipped {
+        let _ = writeln!(
+            s,
+            "{} {}:{}: {}",
+            p.dim("skipped:"),
+            k.file,
+            k.line,
+            k.reason
+        );
+    }
     let objects: usize = o.reports.iter().map(|r| r.summary.objects).sum();
     let denied: usize = o.reports.iter().map(|r| r.summary.denied).sum();
     let warned: usize = o.reports.iter().map(|r| r.summary.warned).sum();
@@ -121,6 +131,9 @@ pub fn text(o: &Outcome<'_>, color: bool) -> String {
     let errors = o.loaded.errors.len() + o.eval_errors.len();
     if errors > 0 {
         let _ = write!(s, ", {errors} input errors");
+    }
+    if !o.loaded.skipped.is_empty() {
+        let _ = write!(s, ", {} skipped", o.loaded.skipped.len());
     }
     s
 }
@@ -150,7 +163,7 @@ pub fn json(o: &Outcome<'_>) -> Value {
         .loaded
         .errors
         .iter()
-        .map(|e| json!({"file": e.file, "line": e.line, "column": e.column, "message": e.message}))
+        .map(|e| json!({"file": e.file, "document": e.document, "line": e.line, "column": e.column, "message": e.message}))
         .chain(
             o.eval_errors
                 .iter()
@@ -163,14 +176,24 @@ pub fn json(o: &Outcome<'_>) -> Value {
         .flat_map(|r| r.exempted.iter())
         .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
         .collect();
+    let skipped: Vec<Value> = o
+        .loaded
+        .skipped
+        .iter()
+        .map(
+            |k| json!({"file": k.file, "document": k.document, "line": k.line, "reason": k.reason}),
+        )
+        .collect();
     json!({
         "allowed": violations.is_empty() && errors.is_empty(),
         "violations": violations,
         "warnings": warnings,
         "exempted": exempted,
         "errors": errors,
+        "skipped": skipped,
         "summary": {
             "files": o.loaded.files.len(),
+            "skipped": o.loaded.skipped.len(),
             "objects": o.reports.iter().map(|r| r.summary.objects).sum::<usize>(),
             "denied": o.reports.iter().map(|r| r.summary.denied).sum::<usize>(),
             "warned": o.reports.iter().map(|r| r.summary.warned).sum::<usize>(),
@@ -220,7 +243,6 @@ pub fn sarif(o: &Outcome<'_>) -> Value {
                 .iter()
                 .position(|r| r.meta().id == f.rule)
                 .unwrap_or(0);
-            let uri = l.file.trim_start_matches("./");
             json!({
                 "ruleId": f.rule,
                 "ruleIndex": rule_index,
@@ -228,7 +250,7 @@ pub fn sarif(o: &Outcome<'_>) -> Value {
                 "message": {"text": f.message},
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": artifact(&l.file),
                         "region": {"startLine": l.line, "startColumn": l.column}
                     },
                     "logicalLocations": [{"name": f.object.to_string(), "kind": "resource"}]
@@ -245,13 +267,17 @@ pub fn sarif(o: &Outcome<'_>) -> Value {
         .errors
         .iter()
         .map(|e| {
-            let mut physical = json!({"artifactLocation": {"uri": e.file.trim_start_matches("./"), "uriBaseId": "%SRCROOT%"}});
+            let mut physical = json!({"artifactLocation": artifact(&e.file)});
             if let (Some(line), Some(col), Some(m)) = (e.line, e.column, physical.as_object_mut()) {
                 m.insert("region".into(), json!({"startLine": line, "startColumn": col}));
             }
-            let n = json!({"level": "error", "message": {"text": e.message}, "locations": [{"physicalLocation": physical}]});
-            n
+            json!({"level": "error", "message": {"text": e.message}, "locations": [{"physicalLocation": physical}]})
         })
+        .chain(o.loaded.skipped.iter().map(|k| {
+            json!({"level": "note", "message": {"text": format!("skipped: {}", k.reason)},
+                   "locations": [{"physicalLocation": {"artifactLocation": artifact(&k.file),
+                                                        "region": {"startLine": k.line}}}]})
+        }))
         .collect();
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -264,6 +290,7 @@ pub fn sarif(o: &Outcome<'_>) -> Value {
                 "informationUri": "https://github.com/portcullis-dev/portcullis",
                 "rules": rules
             }},
+            "originalUriBaseIds": src_root(),
             "invocations": [{
                 "executionSuccessful": o.loaded.errors.is_empty() && o.eval_errors.is_empty(),
                 "toolExecutionNotifications": notifications
@@ -271,6 +298,64 @@ pub fn sarif(o: &Outcome<'_>) -> Value {
             "results": results
         }]
     })
+}
+
+/// Characters kept as they are in a URI path; every other byte is
+/// percent-encoded.
+fn uri_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// The working directory, which `%SRCROOT%` stands for.
+fn cwd() -> Option<std::path::PathBuf> {
+    std::env::current_dir().ok()?.canonicalize().ok()
+}
+
+/// `%SRCROOT%` for SARIF consumers that resolve it themselves.
+fn src_root() -> Value {
+    match cwd().as_deref().and_then(std::path::Path::to_str) {
+        Some(dir) => {
+            json!({"%SRCROOT%": {"uri": format!("file://{}/", uri_path(dir.trim_end_matches('/')))}})
+        }
+        None => json!({}),
+    }
+}
+
+/// A SARIF artifact location: a URI relative to `%SRCROOT%` (the working
+/// directory, where CI checks the repository out) whenever the file is under
+/// it, an absolute `file://` URI otherwise, since a relative base with an
+/// absolute path is not a location code scanning can resolve.
+fn artifact(file: &str) -> Value {
+    if file == "<stdin>" {
+        return json!({"uri": "stdin"});
+    }
+    let path = std::path::Path::new(file);
+    let absolute = path.canonicalize().ok();
+    let relative = match (&absolute, cwd()) {
+        (Some(abs), Some(dir)) => abs
+            .strip_prefix(&dir)
+            .ok()
+            .and_then(|r| r.to_str())
+            .map(str::to_string),
+        _ if path.is_relative() => Some(file.trim_start_matches("./").to_string()),
+        _ => None,
+    };
+    match (
+        relative,
+        absolute.as_deref().and_then(std::path::Path::to_str),
+    ) {
+        (Some(rel), _) => json!({"uri": uri_path(&rel), "uriBaseId": "%SRCROOT%"}),
+        (None, Some(abs)) => json!({"uri": format!("file://{}", uri_path(abs))}),
+        (None, None) => json!({"uri": format!("file://{}", uri_path(file))}),
+    }
 }
 
 /// `portcullis rules`: the catalogue as a table.
