@@ -4,8 +4,7 @@ use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::ingress_common::{
-    hosts_overlap, ingress_class, normalize_host, rule_host, rule_host_pointer, RoutePath,
-    INGRESS_KINDS,
+    ingress_class, normalize_host, rule_host, rule_host_pointer, RoutePath, INGRESS_KINDS,
 };
 use crate::{doc_refs, doc_text};
 use k8s_openapi::api::networking::v1::{IngressRule, IngressSpec};
@@ -22,25 +21,28 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Bundle,
     params: &[],
-    what: doc_text!("An Ingress rule whose host and path another Ingress of the bundle or the inventory also claims. \
-           Hosts overlap when equal (without case) or when a wildcard matches the other host (`*.a.com` and \
-           `x.a.com`; `*` stands for one label); two rules without a host overlap with each other, not with \
-           named hosts (which take precedence over them). Paths overlap when they are the same, or when a \
-           `Prefix` path covers the other element by element (`/` covers `/bar`, `/api` covers `/api/v1`, \
-           not `/apis`); `ImplementationSpecific` is read as a prefix, as the common controllers do, and a \
-           rule without paths as `/`. Ingress classes (`spec.ingressClassName`, else the \
-           `kubernetes.io/ingress.class` annotation): Ingresses of two different explicit classes are served \
-           by different controllers and do not conflict; an Ingress without a class may be picked up by the \
-           default class, so it is compared with every class. An object never conflicts with another copy \
-           of itself (same namespace and name, in either Ingress API group), so an UPDATE checked against an \
-           inventory holding its older version passes. Default backends are left out: they only answer what no \
-           rule matches. One finding per rule, naming the other Ingresses."),
+    what: doc_text!("An Ingress rule that claims the same route as a rule of another Ingress of the bundle \
+           or the inventory, served by the same ingress class: the same host (without case; a wildcard only \
+           as the identical wildcard; two rules without a host are the same catch-all), the same path and a \
+           compatible path type (both `Exact` with the same path, or both prefixes, `Prefix` or \
+           `ImplementationSpecific`, with the same path elements, so `/api/` is `/api`; a rule without paths \
+           is `/`). Everything else Kubernetes resolves by itself and is not reported: the longest matching \
+           path wins (`/` for the application beside `/oauth2` for oauth2-proxy on the same host), `Exact` \
+           wins over a prefix of the same path, and an exact host is matched before a wildcard. The class is \
+           `spec.ingressClassName`, else the `kubernetes.io/ingress.class` annotation, else the IngressClass \
+           marked `ingressclass.kubernetes.io/is-default-class: \"true\"` when the bundle or the inventory \
+           holds exactly one; Ingresses of different classes are served by different controllers, and an \
+           Ingress without a class is compared only with others without one while the default class is not \
+           known. An object never conflicts with another copy of itself (same namespace and name, in either \
+           Ingress API group), so an UPDATE checked against an inventory holding its older version passes. \
+           Default backends are left out: they only answer what no rule matches. One finding per rule, naming \
+           the other Ingresses."),
     why: doc_text!("When two Ingresses claim the same host and path, the controller picks one by its own ordering \
           (creation time, name) and the other is silently shadowed, or the two are merged. Anyone allowed \
           to create an Ingress in any namespace can thereby take over another team's host or path, capture \
           its traffic and the credentials in it."),
-    denied: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: shop\n  namespace: shop\nspec:\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: promo\n  namespace: marketing\nspec:\n  rules:\n    - host: \"*.example.com\"\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: promo, port: {number: 80}}}}\n"),
-    allowed: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: shop\n  namespace: shop\nspec:\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: promo\n  namespace: marketing\nspec:\n  rules:\n    - host: promo.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: promo, port: {number: 80}}}}\n"),
+    denied: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: shop\n  namespace: shop\nspec:\n  ingressClassName: nginx\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: promo\n  namespace: marketing\nspec:\n  ingressClassName: nginx\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: ImplementationSpecific, backend: {service: {name: promo, port: {number: 80}}}}\n"),
+    allowed: doc_text!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: shop\n  namespace: shop\nspec:\n  ingressClassName: nginx\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: oauth2-proxy\n  namespace: shop\nspec:\n  ingressClassName: nginx\n  rules:\n    - host: shop.example.com\n      http:\n        paths:\n          - {path: /oauth2, pathType: Prefix, backend: {service: {name: oauth2-proxy, port: {number: 4180}}}}\n"),
     references: doc_refs!(&[
         "https://kubernetes.io/docs/concepts/services-networking/ingress/#name-based-virtual-hosting",
         "https://kubernetes.github.io/ingress-nginx/how-it-works/#building-the-nginx-model",
@@ -63,9 +65,11 @@ fn paths(rule: &IngressRule) -> Vec<RoutePath> {
     }
 }
 
-fn hosts_meet(a: Option<&str>, b: Option<&str>) -> bool {
+/// The same host: equal names (a wildcard only as the identical wildcard),
+/// or both rules without a host.
+fn same_host(a: Option<&str>, b: Option<&str>) -> bool {
     match (a, b) {
-        (Some(a), Some(b)) => hosts_overlap(a, b),
+        (Some(a), Some(b)) => normalize_host(a) == normalize_host(b),
         (None, None) => true,
         _ => false,
     }
@@ -79,34 +83,49 @@ fn same_ingress(a: &Object<'_>, b: &Object<'_>) -> bool {
             && a.namespace_or_default() == b.namespace_or_default())
 }
 
-fn classes_meet(a: Option<&str>, b: Option<&str>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-        _ => true,
+const DEFAULT_CLASS: &str = "ingressclass.kubernetes.io/is-default-class";
+
+/// The cluster's default IngressClass, when exactly one is known.
+fn default_class(cx: &Context<'_>) -> Option<String> {
+    let mut defaults = cx.all().filter(|o| {
+        o.kind == "IngressClass"
+            && o.group() == "networking.k8s.io"
+            && o.annotation(DEFAULT_CLASS) == Some("true")
+    });
+    let first = defaults.next()?;
+    defaults
+        .next()
+        .is_none()
+        .then(|| first.name.to_ascii_lowercase())
+}
+
+/// The class serving an Ingress: its own, else the known default class.
+/// `Err(())` for an Ingress without a class while the default is unknown.
+fn served_by(obj: &Object<'_>, spec: &IngressSpec, default: Option<&str>) -> Result<String, ()> {
+    match ingress_class(obj, spec) {
+        Some(c) => Ok(c.to_ascii_lowercase()),
+        None => default.map(str::to_string).ok_or(()),
     }
 }
 
-/// Where `rule` of ours collides with `other`: (their host, our path, their path).
+/// Where `rule` of ours claims the route of a rule of `other`: (their host, the path).
 fn collision(
     rule: &IngressRule,
     ours: &[RoutePath],
     other: &IngressSpec,
-) -> Option<(Option<String>, String, String)> {
+) -> Option<(Option<String>, String)> {
     let host = rule_host(rule.host.as_ref());
     other.rules.iter().flatten().find_map(|theirs| {
         let their_host = rule_host(theirs.host.as_ref());
-        if !hosts_meet(host, their_host) {
+        if !same_host(host, their_host) {
             return None;
         }
         let their_paths = paths(theirs);
         ours.iter().find_map(|p| {
-            their_paths.iter().find(|q| p.overlaps(q)).map(|q| {
-                (
-                    their_host.map(normalize_host),
-                    p.path.clone(),
-                    q.path.clone(),
-                )
-            })
+            their_paths
+                .iter()
+                .find(|q| p.same_route(q))
+                .map(|q| (their_host.map(normalize_host), q.path.clone()))
         })
     })
 }
@@ -114,12 +133,13 @@ fn collision(
 impl Check for IngressHostConflict {
     fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some(spec) = obj.ingress() else { return };
-        let class = ingress_class(obj, spec);
+        let default = default_class(cx);
+        let class = served_by(obj, spec, default.as_deref());
         let others: Vec<(&Object<'_>, &IngressSpec)> = cx
             .others(obj)
             .filter(|o| !same_ingress(obj, o))
             .filter_map(|o| o.ingress().map(|s| (o, s)))
-            .filter(|(o, s)| classes_meet(class, ingress_class(o, s)))
+            .filter(|(o, s)| class == served_by(o, s, default.as_deref()))
             .collect();
         if others.is_empty() {
             return;
@@ -129,13 +149,9 @@ impl Check for IngressHostConflict {
             let ours = paths(rule);
             let mut claims: Vec<String> = Vec::new();
             for (other, other_spec) in &others {
-                if let Some((their_host, our_path, their_path)) = collision(rule, &ours, other_spec)
-                {
+                if let Some((their_host, path)) = collision(rule, &ours, other_spec) {
                     let host = their_host.map_or("no host".to_string(), |h| format!("host `{h}`"));
-                    let claim = format!(
-                        "{} ({host}, path `{their_path}` against our `{our_path}`)",
-                        other.display_name()
-                    );
+                    let claim = format!("{} ({host}, path `{path}`)", other.display_name());
                     if !claims.contains(&claim) {
                         claims.push(claim);
                     }
@@ -151,10 +167,11 @@ impl Check for IngressHostConflict {
             out.push(Hit::new(
                 rule_host_pointer(i, rule.host.is_some()),
                 format!(
-                    "{name}: rule {i} claims {host}, also claimed by {}: the controller routes the overlap \
-                     to only one of them (or merges them), so one application silently shadows or captures the \
-                     other's traffic. Give each Ingress its own host or disjoint paths, or merge them into one \
-                     Ingress.",
+                    "{name}: rule {i} claims {host} on a route also claimed by {}, through the same ingress \
+                     class: the controller serves that route from only one of them (or merges them), so one \
+                     application silently shadows or captures the other's traffic. Give each Ingress its own \
+                     host or its own paths (a longer path beside a shorter one is fine: the longest match \
+                     wins), or merge them into one Ingress.",
                     claims.join("; ")
                 ),
             ));
@@ -177,7 +194,7 @@ mod tests {
     fn inventory_conflict_names_the_other_ingress() {
         let input = json!({
             "objects": [test_ingress("shop", "web", &[Some("shop.example.com")])],
-            "inventory": [test_ingress("marketing", "promo", &[Some("*.example.com")])],
+            "inventory": [test_ingress("marketing", "promo", &[Some("Shop.Example.com")])],
             "settings": settings(),
         });
         let f = findings_of(RULE, &input);
@@ -224,7 +241,7 @@ mod tests {
             "object": test_ingress("shop", "web", &[Some("x.a.com")]),
         });
         let inventory = json!({"namespace": {"other": {"networking.k8s.io/v1": {"Ingress": {
-            "rival": test_ingress("other", "rival", &[Some("*.a.com")])}}}}});
+            "rival": test_ingress("other", "rival", &[Some("x.a.com")])}}}}});
         let report = crate::evaluate(
             &json!({"review": request, "parameters": settings()}),
             crate::Host {
