@@ -83,6 +83,15 @@ impl<'a> Context<'a> {
         })
     }
 
+    /// Whether the objects of this group and kind in this namespace are known
+    /// here: the bundle or the inventory holds at least one of them. Rules
+    /// that conclude an object is absent conclude it only then; an input that
+    /// carries none says nothing about what the cluster holds.
+    pub fn knows(&self, group: &str, kind: &str, namespace: &str) -> bool {
+        self.all()
+            .any(|o| o.kind == kind && o.group() == group && o.namespace_or_default() == namespace)
+    }
+
     /// Whether there is a bundle to look things up in (more than the object itself).
     pub fn has_bundle(&self) -> bool {
         self.objects.len() > 1 || !self.inventory.is_empty()

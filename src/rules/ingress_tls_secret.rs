@@ -20,15 +20,17 @@ static META: RuleMeta = RuleMeta {
     scope: Scope::Bundle,
     params: &[],
     what: doc_text!("Each `spec.tls` entry of an Ingress must name a `secretName` (`tls: [{}]` names none). \
-           When the bundle or the inventory carries Secrets (or objects that produce them), each named Secret \
+           When the bundle or the inventory carries Secrets of the Ingress's namespace (or objects that produce them there), each named Secret \
            is also looked up in the Ingress's namespace: it is reported when it is absent, when its `type` is \
            not `kubernetes.io/tls`, or when `tls.crt` or `tls.key` is missing or empty in both `data` and \
            `stringData`. An absent Secret is not reported when something will create it: a cert-manager \
            annotation on the Ingress (`cert-manager.io/cluster-issuer` or `cert-manager.io/issuer`), a \
            cert-manager `Certificate` with that `spec.secretName`, a `SealedSecret` of that name or an \
-           `ExternalSecret` whose target is that name, all in the same namespace. Evaluating a single object \
-           (or a bundle and inventory without any Secret or Secret source), only the missing `secretName` is \
-           checked: Secrets kept elsewhere cannot be seen and are not assumed absent."),
+           `ExternalSecret` whose target is that name, all in the same namespace. Only the Ingress's own \
+           namespace counts: evaluating a single object, or a bundle and inventory without any Secret or \
+           Secret source in that namespace (the controller's own Secrets elsewhere, another repository's), only \
+           the missing `secretName` is checked: Secrets kept elsewhere cannot be seen and are not assumed \
+           absent."),
     why: doc_text!("A TLS entry without a Secret makes the controller serve its default certificate, usually \
           self-signed or for another name, so clients either fail or learn to click through warnings. A \
           Secret that is missing, of the wrong type or without its key pair leaves the host on that same \
@@ -46,17 +48,15 @@ plain_rule!(IngressTlsSecret, META);
 
 const ISSUER_ANNOTATIONS: &[&str] = &["cert-manager.io/cluster-issuer", "cert-manager.io/issuer"];
 
-/// Whether `o` is a Secret or something that writes one: only then does the
-/// bundle say anything about which Secrets exist.
-fn is_secret_like(o: &Object<'_>) -> bool {
-    matches!(
-        (o.group(), o.kind),
-        ("", "Secret")
-            | ("cert-manager.io", "Certificate")
-            | ("bitnami.com", "SealedSecret")
-            | ("external-secrets.io", "ExternalSecret")
-    )
-}
+/// Secrets and the kinds that write them: only when the bundle or the
+/// inventory holds some of these in the Ingress's own namespace does it say
+/// which Secrets that namespace has.
+const SECRET_KINDS: &[(&str, &str)] = &[
+    ("", "Secret"),
+    ("cert-manager.io", "Certificate"),
+    ("bitnami.com", "SealedSecret"),
+    ("external-secrets.io", "ExternalSecret"),
+];
 
 /// The object in the bundle or inventory that will create Secret `name`, if any.
 fn secret_source(cx: &Context<'_>, of: &Object<'_>, ns: &str, name: &str) -> Option<String> {
@@ -102,7 +102,9 @@ impl Check for IngressTlsSecret {
         let Some(spec) = obj.ingress() else { return };
         let name = obj.display_name();
         let ns = obj.namespace_or_default();
-        let secrets_known = cx.others(obj).any(is_secret_like);
+        let secrets_known = SECRET_KINDS
+            .iter()
+            .any(|(group, kind)| cx.knows(group, kind, ns));
         let issuer = ISSUER_ANNOTATIONS
             .iter()
             .copied()
