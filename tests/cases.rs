@@ -45,3 +45,29 @@ fn conformance_cases_give_their_verdicts() {
     assert!(!cases.is_empty());
     judge_all(&cases);
 }
+
+/// `explain` and the host metadata list the kinds a rule reads: every
+/// object a case finds something on must be of one of them.
+#[test]
+fn findings_are_on_kinds_the_rule_declares() {
+    let cases = policy_cases(&root().join("policies")).unwrap();
+    let mut undeclared = Vec::new();
+    for c in &cases {
+        let Ok(report) = evaluate(&c.input(), Host::default()) else {
+            continue;
+        };
+        let rule = portcullis::rules::find(&c.rule).unwrap();
+        for f in report.findings().filter(|f| f.rule == c.rule) {
+            let group = f.object.api_version.rsplit_once('/').map(|(g, _)| g);
+            let kind = match group {
+                Some(g) => format!("{g}/{}", f.object.kind),
+                None => f.object.kind.clone(),
+            };
+            let kinds = rule.meta().kinds;
+            if !kinds.contains(&"*") && !kinds.contains(&kind.as_str()) {
+                undeclared.push(format!("{}: {} on {kind}", c.name, c.rule));
+            }
+        }
+    }
+    assert!(undeclared.is_empty(), "{undeclared:#?}");
+}

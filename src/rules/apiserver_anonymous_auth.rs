@@ -20,8 +20,8 @@ static META: RuleMeta = RuleMeta {
     params: &[],
     what: doc_text!("A kube-apiserver whose `--anonymous-auth` is not false (read as Go reads booleans: `false`, \
            `0`, `f`…): unset (the default is true), `true`, or bare `--anonymous-auth`. Flags are read from every container running kube-apiserver (a \
-           static Pod in kube-system, or any workload: `command` and `args`, `--flag=value` and `--flag value`, \
-           the last one wins) and from kubeadm's `ClusterConfiguration` (`apiServer.extraArgs`, a map up to \
+           static Pod in kube-system, or any workload, a self-hosted DaemonSet included: `command` and `args`, \
+           wherever it starts in the argv: directly, behind wrappers (go-runner, flock, `hyperkube apiserver`) or in a shell's `-c` script (`exec kube-apiserver … 2>&1`), `--flag=value` and `--flag value`, the last one wins) and from kubeadm's `ClusterConfiguration` (`apiServer.extraArgs`, a map up to \
            v1beta3 and a list of `{name, value}` from v1beta4). Boolean flags take their value only after `=`: \
            `--anonymous-auth false` leaves anonymous access on (and the stray `false` stops the server from \
            starting). When `--authentication-config` is given and `--anonymous-auth` is not, anonymous access \

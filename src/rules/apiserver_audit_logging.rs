@@ -21,8 +21,8 @@ static META: RuleMeta = RuleMeta {
     what: doc_text!("A kube-apiserver with no audit backend (neither `--audit-log-path`, `-` for standard \
            output included, nor `--audit-webhook-config-file`), or with no `--audit-policy-file`: without a \
            policy nothing is recorded even when a backend is set. Each missing piece is one finding. Flags are \
-           read from containers running kube-apiserver (`command` and `args`, both `--flag=value` and \
-           `--flag value`) and from kubeadm's `ClusterConfiguration`, which sets neither by default."),
+           read from containers running kube-apiserver in any workload (`command` and `args`, \
+           wherever it starts in the argv: directly, behind wrappers (go-runner, flock, `hyperkube apiserver`) or in a shell's `-c` script (`exec kube-apiserver … 2>&1`), both `--flag=value` and `--flag value`) and from kubeadm's `ClusterConfiguration`, which sets neither by default."),
     why: doc_text!("Audit events are the only record of who read a Secret, changed a RoleBinding or exec'd into \
           a pod. Without them an intrusion through the API leaves no trace to investigate, and most compliance \
           regimes require them."),

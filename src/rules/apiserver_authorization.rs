@@ -22,8 +22,8 @@ static META: RuleMeta = RuleMeta {
            an unset mode is kube-apiserver's default, `AlwaysAllow`, while kubeadm writes `Node,RBAC` unless \
            `extraArgs` overrides it. A structured authorization configuration file (`--authorization-config`, \
            Kubernetes 1.30+, which excludes `--authorization-mode`) counts as configured: its authorizer chain \
-           is not read. Flags are read from containers running kube-apiserver (`command` and `args`, both \
-           `--flag=value` and `--flag value`) and from kubeadm's `ClusterConfiguration`."),
+           is not read. Flags are read from containers running kube-apiserver in any workload \
+           (`command` and `args`, wherever it starts in the argv: directly, behind wrappers (go-runner, flock, `hyperkube apiserver`) or in a shell's `-c` script (`exec kube-apiserver … 2>&1`), both `--flag=value` and `--flag value`) and from kubeadm's `ClusterConfiguration`."),
     why: doc_text!("`AlwaysAllow` grants every authenticated (and, with anonymous authentication, every \
           unauthenticated) request everything, and placed anywhere in the chain it answers for all requests the \
           authorizers before it do not deny. Without RBAC, Roles and RoleBindings are ignored, and the least \

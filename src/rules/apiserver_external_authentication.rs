@@ -21,7 +21,7 @@ static META: RuleMeta = RuleMeta {
     what: doc_text!("A kube-apiserver with no third-party authentication for people: none of `--oidc-issuer-url`, \
            `--authentication-config` (structured authentication, Kubernetes 1.30+) or \
            `--authentication-token-webhook-config-file`. Flags are read from containers running kube-apiserver \
-           (`command` and `args`, both `--flag=value` and `--flag value`) and from kubeadm's \
+           in any workload (`command` and `args`, wherever it starts in the argv: directly, behind wrappers (go-runner, flock, `hyperkube apiserver`) or in a shell's `-c` script (`exec kube-apiserver … 2>&1`), both `--flag=value` and `--flag value`) and from kubeadm's \
            `ClusterConfiguration`. A warning in the baseline profile: managed identity can also sit in front \
            of the API server (an authenticating proxy), which the flags do not show."),
     why: doc_text!("Without an identity provider, people use client certificates or static tokens: they cannot \

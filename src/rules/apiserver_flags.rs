@@ -6,8 +6,21 @@
 use crate::object::{escape_pointer, Container, Object};
 use serde_json::Value;
 
-/// Kinds the control-plane rules read, for their declarations.
-pub const APISERVER_KINDS: &[&str] = &["Pod", "kubeadm.k8s.io/ClusterConfiguration"];
+/// Kinds the control-plane rules read, for their declarations: every kind
+/// with a pod spec (static Pods, and self-hosted control planes run as
+/// DaemonSets or Deployments) and kubeadm's configuration.
+pub const APISERVER_KINDS: &[&str] = &[
+    "Pod",
+    "PodTemplate",
+    "apps/Deployment",
+    "apps/ReplicaSet",
+    "apps/StatefulSet",
+    "apps/DaemonSet",
+    "ReplicationController",
+    "batch/Job",
+    "batch/CronJob",
+    "kubeadm.k8s.io/ClusterConfiguration",
+];
 
 /// Boolean flags of kube-apiserver: the flag library takes their value only
 /// as `--flag=value`, so `--anonymous-auth false` means true, followed by a
@@ -96,6 +109,8 @@ enum Insert {
     List(String),
     /// A key of the map at this pointer.
     Map(String),
+    /// Into the shell command string at this pointer.
+    Script(String),
 }
 
 impl ApiServerFlags {
@@ -160,6 +175,7 @@ impl ApiServerFlags {
         match &self.insert {
             Insert::List(p) => format!("{p}/-"),
             Insert::Map(p) => format!("{p}/{}", escape_pointer(name)),
+            Insert::Script(p) => p.clone(),
         }
     }
 
@@ -176,29 +192,220 @@ fn basename(s: &str) -> &str {
     s.rsplit('/').next().unwrap_or(s)
 }
 
+/// Programs that run the command given after their own arguments (go-runner
+/// keeps kube-up's logs, flock serialises self-hosted restarts).
+const WRAPPERS: &[&str] = &[
+    "catatonit",
+    "chrt",
+    "dumb-init",
+    "env",
+    "exec",
+    "flock",
+    "go-runner",
+    "gosu",
+    "ionice",
+    "nice",
+    "nohup",
+    "setpriv",
+    "stdbuf",
+    "su-exec",
+    "taskset",
+    "timeout",
+    "tini",
+];
+
+/// Shells whose `-c` script may start kube-apiserver.
+const SHELLS: &[&str] = &["ash", "bash", "dash", "ksh", "sh", "zsh"];
+
+/// Where kube-apiserver's own arguments start in an argv.
+enum Start {
+    /// At this index of the argv.
+    At(usize),
+    /// In the shell script at this pointer: its words after kube-apiserver.
+    Script { pointer: String, words: Vec<String> },
+}
+
+/// A word that may stand between a wrapper and the program it runs: an
+/// option, a variable assignment, a number (`nice -n 10`) or a path (the
+/// lock file of flock). Anything else is the program, and not ours.
+fn wrapper_argument(word: &str) -> bool {
+    word.starts_with('-')
+        || word.contains('/')
+        || word.chars().all(|c| c.is_ascii_digit())
+        || word.split_once('=').is_some_and(|(k, _)| {
+            !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
+/// Finds kube-apiserver in an argv: the program itself, the all-in-one
+/// `hyperkube apiserver`, behind wrappers, or started by a shell's `-c`
+/// script. Naming it as the argument of another program (`kubectl delete pod
+/// kube-apiserver`) is not running it.
+fn find_apiserver(argv: &[(&str, String)], depth: usize) -> Option<Start> {
+    let mut i = 0;
+    while let Some((word, _)) = argv.get(i) {
+        let program = basename(word);
+        if program == "kube-apiserver" {
+            return Some(Start::At(i + 1));
+        }
+        if program == "hyperkube" {
+            let sub = argv.get(i + 1).map(|(w, _)| *w);
+            return matches!(sub, Some("apiserver" | "kube-apiserver")).then_some(Start::At(i + 2));
+        }
+        if SHELLS.contains(&program) {
+            let mut j = i + 1;
+            let mut script = false;
+            while let Some((opt, _)) = argv.get(j).filter(|(w, _)| w.starts_with('-')) {
+                script |= !opt.starts_with("--") && opt.contains('c');
+                j += 1;
+            }
+            let (text, pointer) = argv.get(j).filter(|_| script && depth < 2)?;
+            return in_script(text, pointer, depth + 1);
+        }
+        let wraps = WRAPPERS.contains(&program) || (i > 0 && wrapper_argument(word));
+        if !wraps {
+            return None;
+        }
+        i += 1;
+    }
+    None
+}
+
+/// kube-apiserver in one of the commands of a shell script.
+fn in_script(script: &str, pointer: &str, depth: usize) -> Option<Start> {
+    for command in shell_commands(script) {
+        let argv: Vec<(&str, String)> = command
+            .iter()
+            .map(|w| (w.as_str(), pointer.to_string()))
+            .collect();
+        match find_apiserver(&argv, depth) {
+            Some(Start::At(i)) => {
+                let words = command.get(i..).unwrap_or_default().to_vec();
+                return Some(Start::Script {
+                    pointer: pointer.to_string(),
+                    words,
+                });
+            }
+            Some(found) => return Some(found),
+            None => {}
+        }
+    }
+    None
+}
+
+/// The simple commands of a shell script, each as its words: quotes and
+/// escapes resolved, redirections and comments dropped, split at `;`, `&`,
+/// `&&`, `|`, `||` and line ends. Enough for the scripts that start a server,
+/// not a shell.
+fn shell_commands(script: &str) -> Vec<Vec<String>> {
+    let mut commands = Vec::new();
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    // the next word is a redirection's target, to be dropped
+    let mut target = false;
+    let mut chars = script.chars().peekable();
+    let end_word =
+        |word: &mut String, in_word: &mut bool, target: &mut bool, words: &mut Vec<String>| {
+            if *in_word {
+                if *target {
+                    *target = false;
+                } else {
+                    words.push(std::mem::take(word));
+                }
+            }
+            word.clear();
+            *in_word = false;
+        };
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('\n') | None => {}
+                Some(n) => {
+                    word.push(n);
+                    in_word = true;
+                }
+            },
+            '\'' => {
+                in_word = true;
+                for n in chars.by_ref() {
+                    if n == '\'' {
+                        break;
+                    }
+                    word.push(n);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(n) = chars.next() {
+                    match n {
+                        '"' => break,
+                        '\\' => match chars.next() {
+                            Some('\n') | None => {}
+                            Some(e @ ('"' | '\\' | '$' | '`')) => word.push(e),
+                            Some(e) => {
+                                word.push('\\');
+                                word.push(e);
+                            }
+                        },
+                        n => word.push(n),
+                    }
+                }
+            }
+            '#' if !in_word => {
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        break;
+                    }
+                }
+                end_word(&mut word, &mut in_word, &mut target, &mut words);
+                commands.push(std::mem::take(&mut words));
+            }
+            '>' | '<' => {
+                // `2>&1`, `1>>/var/log/x`, `< in`: the fd number before it goes too
+                if in_word && word.chars().all(|d| d.is_ascii_digit()) {
+                    word.clear();
+                    in_word = false;
+                }
+                end_word(&mut word, &mut in_word, &mut target, &mut words);
+                while chars
+                    .next_if(|n| matches!(n, '>' | '<' | '&' | '|'))
+                    .is_some()
+                {}
+                target = true;
+            }
+            '&' if chars.peek() == Some(&'>') => {
+                end_word(&mut word, &mut in_word, &mut target, &mut words);
+                chars.next();
+                chars.next_if_eq(&'>');
+                target = true;
+            }
+            ';' | '&' | '|' | '\n' => {
+                end_word(&mut word, &mut in_word, &mut target, &mut words);
+                commands.push(std::mem::take(&mut words));
+            }
+            c if c.is_whitespace() => end_word(&mut word, &mut in_word, &mut target, &mut words),
+            c => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    end_word(&mut word, &mut in_word, &mut target, &mut words);
+    commands.push(words);
+    commands.retain(|c| !c.is_empty());
+    commands
+}
+
 /// The flags of a container running kube-apiserver; None for other containers.
 fn read_container(c: &Container, base: &str) -> Option<ApiServerFlags> {
     let command = c.command.as_deref().unwrap_or_default();
     let args = c.args.as_deref().unwrap_or_default();
-    let skip = match command {
-        [first, ..] if basename(first) == "kube-apiserver" => 1,
-        // the old all-in-one binary: `hyperkube kube-apiserver …`
-        [first, second, ..]
-            if basename(first) == "hyperkube"
-                && matches!(second.as_str(), "kube-apiserver" | "apiserver") =>
-        {
-            2
-        }
-        // no command: the image's entrypoint runs, kube-apiserver for its own images
-        [] if c.image.as_deref().is_some_and(is_apiserver_image) => 0,
-        _ => return None,
-    };
     // the container's argv is command then args: `--flag` may end one list
     // and its value open the other
     let argv: Vec<(&str, String)> = command
         .iter()
         .enumerate()
-        .skip(skip)
         .map(|(i, a)| (a.as_str(), format!("{base}/command/{i}")))
         .chain(
             args.iter()
@@ -206,26 +413,56 @@ fn read_container(c: &Container, base: &str) -> Option<ApiServerFlags> {
                 .map(|(i, a)| (a.as_str(), format!("{base}/args/{i}"))),
         )
         .collect();
-    let flags = parse_args(&argv);
-    // new flags go where the existing ones are written
-    let insert = if !args.is_empty() || command.len() <= skip {
-        format!("{base}/args")
+    let image = c.image.as_deref().unwrap_or_default();
+    let start = if command.is_empty() && is_apiserver_image(image) {
+        // no command: the image's entrypoint runs, kube-apiserver for its own images
+        Start::At(0)
+    } else if command.is_empty() && image_name(image) == "hyperkube" {
+        // the all-in-one image runs the component its first argument names
+        match args.first().map(String::as_str) {
+            Some("apiserver" | "kube-apiserver") => Start::At(1),
+            _ => return None,
+        }
     } else {
-        format!("{base}/command")
+        find_apiserver(&argv, 0)?
+    };
+    let (flags, insert) = match start {
+        Start::At(from) => {
+            let rest = argv.get(from..).unwrap_or_default();
+            // new flags go where the existing ones are written
+            let insert = if !args.is_empty() || from >= command.len() {
+                format!("{base}/args")
+            } else {
+                format!("{base}/command")
+            };
+            (parse_args(rest), Insert::List(insert))
+        }
+        Start::Script { pointer, words } => {
+            let argv: Vec<(&str, String)> = words
+                .iter()
+                .map(|w| (w.as_str(), pointer.clone()))
+                .collect();
+            (parse_args(&argv), Insert::Script(pointer))
+        }
     };
     Some(ApiServerFlags {
         origin: Origin::Container,
         subject: String::new(),
         flags,
-        insert: Insert::List(insert),
+        insert,
         defaults: Vec::new(),
     })
 }
 
+/// An image's name without registry, tag or digest.
+fn image_name(image: &str) -> &str {
+    let name = basename(image);
+    name.split(['@', ':']).next().unwrap_or(name)
+}
+
 /// `registry.k8s.io/kube-apiserver:v1.34.1`, `…/kube-apiserver-amd64@sha256:…`.
 fn is_apiserver_image(image: &str) -> bool {
-    let name = basename(image);
-    let name = name.split(['@', ':']).next().unwrap_or(name);
+    let name = image_name(image);
     name == "kube-apiserver" || name.starts_with("kube-apiserver-")
 }
 
@@ -249,7 +486,11 @@ fn parse_args(argv: &[(&str, String)]) -> Vec<Flag> {
             continue;
         }
         let is_bool = BOOL_FLAGS.contains(&body);
-        match argv.get(i + 1).filter(|(n, _)| !n.starts_with('-')) {
+        // `-` alone is a value (standard output for --audit-log-path)
+        let value = argv
+            .get(i + 1)
+            .filter(|(n, _)| *n == "-" || !n.starts_with('-'));
+        match value {
             Some((value, value_path)) if !is_bool => {
                 out.push(Flag {
                     name: body.to_string(),
@@ -309,7 +550,11 @@ fn read_kubeadm(obj: &Object<'_>) -> ApiServerFlags {
             }
             Insert::List("/apiServer/extraArgs".into())
         }
-        _ if obj.api_version.ends_with("/v1beta3") || obj.api_version.ends_with("/v1beta2") => {
+        // a map of strings up to v1beta3, a list from v1beta4 on
+        _ if ["/v1beta1", "/v1beta2", "/v1beta3"]
+            .iter()
+            .any(|v| obj.api_version.ends_with(v)) =>
+        {
             Insert::Map("/apiServer/extraArgs".into())
         }
         _ => Insert::List("/apiServer/extraArgs".into()),
@@ -441,6 +686,151 @@ mod tests {
         let other = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"},
             "spec": {"containers": [{"name": "c", "image": "nginx", "args": ["--anonymous-auth=true"]}]}});
         assert!(flags(&other).is_empty());
+    }
+
+    fn pod(command: Value, args: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "kube-system"},
+            "spec": {"containers": [{"name": "c", "image": "example/control-plane:1",
+                                     "command": command, "args": args}]}})
+    }
+
+    #[test]
+    fn wrappers_before_the_apiserver_are_skipped() {
+        let f = &flags(&pod(
+            json!([
+                "/go-runner",
+                "--log-file=/var/log/kube-apiserver.log",
+                "--also-stdout=false",
+                "/usr/local/bin/kube-apiserver",
+                "--anonymous-auth=false",
+                "--audit-log-path",
+                "-"
+            ]),
+            Value::Null,
+        ))[0];
+        let anon = f.get("anonymous-auth").unwrap();
+        assert_eq!(
+            (anon.value, anon.path),
+            ("false", "/spec/containers/0/command/4")
+        );
+        assert_eq!(
+            f.get("audit-log-path").unwrap().path,
+            "/spec/containers/0/command/6"
+        );
+        // go-runner's own flags are not the apiserver's
+        assert!(f.get("log-file").is_none());
+        assert_eq!(f.insert_path("x"), "/spec/containers/0/command/-");
+
+        let f = &flags(&pod(
+            json!([
+                "/usr/bin/flock",
+                "/var/lock/api-server.lock",
+                "/hyperkube",
+                "apiserver"
+            ]),
+            json!(["--authorization-mode=RBAC"]),
+        ))[0];
+        assert_eq!(
+            f.get("authorization-mode").unwrap().path,
+            "/spec/containers/0/args/0"
+        );
+        assert_eq!(f.insert_path("x"), "/spec/containers/0/args/-");
+    }
+
+    #[test]
+    fn shell_scripts_are_split_into_words() {
+        let script = "mkdir -p /var/log && exec /usr/local/bin/kube-apiserver --v=2 \\\n  --anonymous-auth='false' \"--audit-policy-file=/etc/a b.yaml\" --token-auth-file /t 1>>/var/log/kube-apiserver.log 2>&1; echo done";
+        let f = &flags(&pod(json!(["/bin/sh", "-c", script]), Value::Null))[0];
+        let anon = f.get("anonymous-auth").unwrap();
+        assert_eq!(
+            (anon.value, anon.path),
+            ("false", "/spec/containers/0/command/2")
+        );
+        assert_eq!(f.get("audit-policy-file").unwrap().value, "/etc/a b.yaml");
+        assert_eq!(f.get("token-auth-file").unwrap().value, "/t");
+        assert!(f.get("log-file").is_none());
+        // a missing flag points at the script: there is no list to add it to
+        assert_eq!(
+            f.insert_path("oidc-issuer-url"),
+            "/spec/containers/0/command/2"
+        );
+        // the script may come from args, after `-ec`
+        let f = &flags(&pod(
+            json!(["bash", "-ec"]),
+            json!(["kube-apiserver --profiling=false"]),
+        ))[0];
+        assert_eq!(
+            f.get("profiling").unwrap().path,
+            "/spec/containers/0/args/0"
+        );
+        // a script inside a script
+        let f = &flags(&pod(
+            json!(["sh", "-c", "sh -c 'exec kube-apiserver --anonymous-auth=0'"]),
+            Value::Null,
+        ))[0];
+        assert_eq!(f.get("anonymous-auth").unwrap().value, "0");
+    }
+
+    #[test]
+    fn naming_the_apiserver_is_not_running_it() {
+        for (command, args) in [
+            (
+                json!([
+                    "kubectl",
+                    "-n",
+                    "kube-system",
+                    "delete",
+                    "pod",
+                    "kube-apiserver"
+                ]),
+                Value::Null,
+            ),
+            (
+                json!(["sh", "-c", "echo kube-apiserver; pkill kube-apiserver-old"]),
+                Value::Null,
+            ),
+            (
+                json!(["/app/server"]),
+                json!(["--target", "/usr/local/bin/kube-apiserver"]),
+            ),
+            (
+                json!(["sh", "/scripts/start-kube-apiserver.sh"]),
+                Value::Null,
+            ),
+            (
+                json!(["/hyperkube", "kubelet"]),
+                json!(["--anonymous-auth=true"]),
+            ),
+        ] {
+            assert!(flags(&pod(command.clone(), args)).is_empty(), "{command}");
+        }
+    }
+
+    #[test]
+    fn kubeadm_extra_args_are_a_map_up_to_v1beta3() {
+        for version in ["v1beta1", "v1beta2", "v1beta3"] {
+            let cfg = json!({"apiVersion": format!("kubeadm.k8s.io/{version}"),
+                "kind": "ClusterConfiguration", "kubernetesVersion": "v1.20.0"});
+            let f = &flags(&cfg)[0];
+            assert_eq!(
+                f.insert_path("audit-log-path"),
+                "/apiServer/extraArgs/audit-log-path",
+                "{version}"
+            );
+            assert_eq!(
+                f.path("anonymous-auth"),
+                "/apiServer/extraArgs/anonymous-auth"
+            );
+        }
+        let v4 = json!({"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "ClusterConfiguration"});
+        assert_eq!(flags(&v4)[0].insert_path("x"), "/apiServer/extraArgs/-");
+    }
+
+    #[test]
+    fn apiserver_kinds_cover_every_workload_kind() {
+        for kind in crate::rules::WORKLOAD_KINDS {
+            assert!(APISERVER_KINDS.contains(kind), "{kind}");
+        }
     }
 
     #[test]
