@@ -3,7 +3,8 @@ use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
-use crate::rules::apiserver_flags::{parse_bool, ApiServerFlags, APISERVER_KINDS};
+use crate::rules::apiserver_flags::{ApiServerFlags, APISERVER_KINDS};
+use crate::rules::go_parse_bool;
 use crate::{doc_refs, doc_text};
 
 #[derive(Default)]
@@ -47,7 +48,7 @@ impl Check for ApiServerAnonymousAuth {
         for flags in ApiServerFlags::read(obj) {
             let fix = flags.spelling("anonymous-auth", "false");
             let message = match flags.get("anonymous-auth") {
-                Some(s) if parse_bool(s.value) == Some(false) => continue,
+                Some(s) if go_parse_bool(s.value) == Some(false) => continue,
                 None if flags.has("authentication-config") => continue,
                 None => format!(
                     "{} does not set --anonymous-auth, which defaults to true: requests without credentials are \

@@ -591,16 +591,6 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
-/// A boolean flag's value as Go's strconv.ParseBool reads it; None when
-/// kube-apiserver would refuse it.
-pub fn parse_bool(value: &str) -> Option<bool> {
-    match value.trim() {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-        _ => None,
-    }
-}
-
 /// The comma-separated values of a list flag, trimmed, empty ones dropped.
 pub fn list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())

@@ -45,3 +45,36 @@ pub fn to_cluster_ip_patch(obj: &Object<'_>, spec: &ServiceSpec) -> Vec<Value> {
 pub fn service_type(spec: &ServiceSpec) -> &str {
     spec.type_.as_deref().unwrap_or("ClusterIP")
 }
+
+/// A boolean as Go's `strconv.ParseBool` reads it: `1`, `t`, `T`, `TRUE`,
+/// `true`, `True` and `0`, `f`, `F`, `FALSE`, `false`, `False`, nothing
+/// trimmed; None for anything else. kube-apiserver reads its boolean flags
+/// this way, and ingress-nginx and GCE's Ingress controller their boolean
+/// annotations, so a value means to the rules what it means to them.
+pub fn go_parse_bool(value: &str) -> Option<bool> {
+    match value {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_parse_bool;
+
+    #[test]
+    fn go_booleans() {
+        for t in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert_eq!(go_parse_bool(t), Some(true), "{t}");
+        }
+        for f in ["0", "f", "F", "false", "FALSE", "False"] {
+            assert_eq!(go_parse_bool(f), Some(false), "{f}");
+        }
+        for bad in [
+            " false", "false ", "yes", "no", "on", "off", "tRUE", "", "2",
+        ] {
+            assert_eq!(go_parse_bool(bad), None, "{bad:?}");
+        }
+    }
+}
