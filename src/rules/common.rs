@@ -1,6 +1,7 @@
 //! Helpers several rules share.
 
 use crate::object::Object;
+use crate::review::Context;
 use k8s_openapi::api::core::v1::ServiceSpec;
 use serde_json::{json, Value};
 
@@ -44,6 +45,214 @@ pub fn to_cluster_ip_patch(obj: &Object<'_>, spec: &ServiceSpec) -> Vec<Value> {
 /// The Service's type, `ClusterIP` when unset.
 pub fn service_type(spec: &ServiceSpec) -> &str {
     spec.type_.as_deref().unwrap_or("ClusterIP")
+}
+
+/// Labels that mark the pods (or the Service) of an ingress or gateway
+/// controller, with the controller's name: (label, value or `*`, name).
+const CONTROLLER_LABELS: &[(&str, &str, &str)] = &[
+    ("app.kubernetes.io/name", "ingress-nginx", "ingress-nginx"),
+    (
+        "app.kubernetes.io/name",
+        "nginx-ingress",
+        "NGINX Ingress Controller",
+    ),
+    ("app", "nginx-ingress", "NGINX Ingress Controller"),
+    ("app", "ingress-nginx", "ingress-nginx"),
+    ("k8s-app", "nginx-ingress-controller", "ingress-nginx"),
+    ("app.kubernetes.io/name", "traefik", "Traefik"),
+    ("app", "traefik", "Traefik"),
+    (
+        "app.kubernetes.io/name",
+        "haproxy-ingress",
+        "HAProxy Ingress",
+    ),
+    (
+        "app.kubernetes.io/name",
+        "kubernetes-ingress",
+        "HAProxy Kubernetes Ingress",
+    ),
+    ("app.kubernetes.io/name", "kong", "Kong"),
+    ("app", "kong", "Kong"),
+    ("app.kubernetes.io/name", "contour", "Contour"),
+    (
+        "app.kubernetes.io/name",
+        "emissary-ingress",
+        "Emissary-ingress",
+    ),
+    ("app.kubernetes.io/name", "ambassador", "Ambassador"),
+    ("istio", "ingressgateway", "the Istio ingress gateway"),
+    ("app", "istio-ingressgateway", "the Istio ingress gateway"),
+    (
+        "gateway.networking.k8s.io/gateway-name",
+        "*",
+        "a Gateway API gateway",
+    ),
+];
+
+/// Images of ingress controllers, by name without registry and tag.
+const CONTROLLER_IMAGES: &[(&str, &str)] = &[
+    ("ingress-nginx/controller", "ingress-nginx"),
+    ("nginx-ingress-controller", "ingress-nginx"),
+    ("nginx/nginx-ingress", "NGINX Ingress Controller"),
+    ("traefik", "Traefik"),
+    ("haproxy-ingress", "HAProxy Ingress"),
+    (
+        "haproxytech/kubernetes-ingress",
+        "HAProxy Kubernetes Ingress",
+    ),
+    ("kong/kubernetes-ingress-controller", "Kong"),
+    ("emissary", "Emissary-ingress"),
+    ("ambassador", "Ambassador"),
+    ("skipper", "Skipper"),
+];
+
+fn image_matches(image: &str, name: &str) -> bool {
+    let image = image.split('@').next().unwrap_or(image);
+    // the tag follows the last `:` after the last `/` (a registry port does not count)
+    let image = match image.rsplit_once(':') {
+        Some((head, tag)) if !tag.contains('/') => head,
+        _ => image,
+    };
+    image == name || image.ends_with(&format!("/{name}"))
+}
+
+/// The ingress or gateway controller this Service exposes, if it is one:
+/// by the labels of the Service or its selector, or by the image of a
+/// workload of the bundle that its selector picks. Its Service is the
+/// entry point everything else is reached through, so advice to make it
+/// ClusterIP would cut the cluster off.
+pub fn controller_of(service: &Object<'_>, cx: &Context<'_>) -> Option<&'static str> {
+    let selector = service
+        .raw
+        .pointer("/spec/selector")
+        .and_then(Value::as_object);
+    let label_match = |get: &dyn Fn(&str) -> Option<String>| {
+        CONTROLLER_LABELS
+            .iter()
+            .find_map(|(k, v, name)| get(k).filter(|have| *v == "*" || have == v).map(|_| *name))
+    };
+    let by_own = label_match(&|k| service.label(k).map(str::to_string));
+    let by_selector = || {
+        label_match(&|k| {
+            selector
+                .and_then(|s| s.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+    };
+    if let Some(name) = by_own.or_else(by_selector) {
+        return Some(name);
+    }
+    let selector = selector.filter(|s| !s.is_empty())?;
+    let ns = service.namespace_or_default();
+    cx.all().find_map(|o| {
+        let (spec, spec_path) = o.pod_spec()?;
+        if o.namespace_or_default() != ns {
+            return None;
+        }
+        let labels_path = spec_path
+            .strip_suffix("/spec")
+            .map_or("/metadata/labels".to_string(), |t| {
+                format!("{t}/metadata/labels")
+            });
+        let labels = o.raw.pointer(&labels_path).and_then(Value::as_object)?;
+        let picked = selector.iter().all(|(k, v)| labels.get(k) == Some(v));
+        if !picked {
+            return None;
+        }
+        spec.containers.iter().find_map(|c| {
+            let image = c.image.as_deref()?;
+            CONTROLLER_IMAGES
+                .iter()
+                .find(|(name, _)| image_matches(image, name))
+                .map(|(_, ctl)| *ctl)
+        })
+    })
+}
+
+/// How to keep an ingress controller's own Service exposed, for messages.
+pub fn controller_advice(service: &Object<'_>, rule: &str, controller: &str) -> String {
+    format!(
+        "It is the Service of {controller}, the entry point the other Services are reached through, so it \
+         has to stay exposed: do not make it ClusterIP. Exempt it with a reason (settings: `exemptions: \
+         [{{rules: [{rule}], namespaces: [{ns}], names: [{name}], reason: the cluster's one public entry \
+         point}}]`) and keep who may reach it as narrow as its audience.",
+        ns = service.namespace_or_default(),
+        name = service.name,
+    )
+}
+
+/// Annotations only GKE's Ingress controller reads: an Ingress without a
+/// class that carries one is meant for it.
+const GCE_INGRESS_ANNOTATIONS: &[&str] = &[
+    "kubernetes.io/ingress.global-static-ip-name",
+    "kubernetes.io/ingress.regional-static-ip-name",
+    "networking.gke.io/managed-certificates",
+    "networking.gke.io/v1beta1.FrontendConfig",
+    "ingress.gcp.kubernetes.io/pre-shared-cert",
+];
+
+/// Whether an Ingress is served by GKE's controller: class `gce` or
+/// `gce-internal`, or no class and an annotation only GKE reads. None when
+/// it has no class and nothing says which controller serves it.
+fn is_gce_ingress(obj: &Object<'_>) -> Option<bool> {
+    let spec = obj.ingress()?;
+    match crate::rules::ingress_common::ingress_class(obj, spec) {
+        Some(c) => Some(c.eq_ignore_ascii_case("gce") || c.eq_ignore_ascii_case("gce-internal")),
+        None if GCE_INGRESS_ANNOTATIONS
+            .iter()
+            .any(|k| obj.annotation(k).is_some()) =>
+        {
+            Some(true)
+        }
+        None => None,
+    }
+}
+
+/// The NEG annotation value that turns container-native load balancing on
+/// for Ingress backends.
+pub const NEG_ANNOTATION: &str = "cloud.google.com/neg";
+
+/// Whether the Service already has container-native load balancing for Ingress.
+pub fn has_ingress_neg(service: &Object<'_>) -> bool {
+    service
+        .annotation(NEG_ANNOTATION)
+        .and_then(|v| serde_json::from_str::<Value>(v).ok())
+        .and_then(|v| v.get("ingress").and_then(Value::as_bool))
+        == Some(true)
+}
+
+/// An Ingress of the bundle that routes to this Service and is served by
+/// GKE's controller (`definite`), or may be (it names no class), which needs
+/// NodePort backends unless NEGs are on: (the Ingress's name, definite).
+pub fn gce_ingress_backed(service: &Object<'_>, cx: &Context<'_>) -> Option<(String, bool)> {
+    let ns = service.namespace_or_default();
+    let mut maybe = None;
+    for o in cx.all() {
+        let Some(spec) = o.ingress() else { continue };
+        if o.namespace_or_default() != ns {
+            continue;
+        }
+        let default = spec.default_backend.iter();
+        let paths = spec
+            .rules
+            .iter()
+            .flatten()
+            .filter_map(|r| r.http.as_ref())
+            .flat_map(|h| h.paths.iter().map(|p| &p.backend));
+        let routes = default
+            .chain(paths)
+            .any(|b| b.service.as_ref().is_some_and(|s| s.name == service.name));
+        if !routes {
+            continue;
+        }
+        match is_gce_ingress(o) {
+            Some(true) => return Some((o.display_name(), true)),
+            None if maybe.is_none() => maybe = Some((o.display_name(), false)),
+            _ => {}
+        }
+    }
+    maybe
 }
 
 /// A boolean as Go's `strconv.ParseBool` reads it: `1`, `t`, `T`, `TRUE`,

@@ -4,7 +4,7 @@ use crate::params::Params;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
-use crate::rules::{service_type, to_cluster_ip_patch};
+use crate::rules::{controller_advice, controller_of, service_type, to_cluster_ip_patch};
 use crate::{doc_refs, doc_text};
 
 pub struct ServiceTypeLoadBalancer;
@@ -16,7 +16,7 @@ static META: RuleMeta = RuleMeta {
     category: Category::Exposure,
     kinds: &["Service"],
     since: "0.1.0",
-    scope: Scope::Object,
+    scope: Scope::Bundle,
     params: &[ParamDoc {
         name: "allowInternal",
         kind: "bool",
@@ -24,7 +24,10 @@ static META: RuleMeta = RuleMeta {
         help: "allow load balancers marked internal by their cloud's annotation",
     }],
     what: doc_text!("Services of `type: LoadBalancer`. A load balancer marked internal by its cloud's annotation \
-           (AWS, Azure, GCP, OCI, IBM Cloud, Alibaba Cloud, OpenStack) is allowed unless `allowInternal: false`."),
+           (AWS, Azure, GCP, OCI, IBM Cloud, Alibaba Cloud, OpenStack) is allowed unless `allowInternal: false`. \
+           An ingress or gateway controller's own Service (recognised by its labels or its selector's, or by the \
+           image of the workload of the bundle it selects) is still reported, with the advice to exempt it with \
+           a reason rather than make it ClusterIP, which would cut the cluster off."),
     why: doc_text!("Every LoadBalancer Service gets its own external address: one more public entry point, with its \
           own TLS and authentication to get right, beside the Ingress that should be the only door. \
           It also opens a node port on every node."),
@@ -102,7 +105,7 @@ impl Rule for ServiceTypeLoadBalancer {
 }
 
 impl Check for Configured {
-    fn check(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Hit>) {
+    fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some(spec) = obj.service() else { return };
         if service_type(spec) != "LoadBalancer" {
             return;
@@ -117,6 +120,18 @@ impl Check for Configured {
             ),
             None => String::new(),
         };
+        if let Some(controller) = controller_of(obj, cx) {
+            let advice = controller_advice(obj, META.id, controller);
+            out.push(Hit::new(
+                "/spec/type",
+                format!(
+                    "{} is of type LoadBalancer: it gets its own external address and a port on every \
+                     node.{note} {advice}",
+                    obj.display_name()
+                ),
+            ));
+            return;
+        }
         out.push(
             Hit::new(
                 "/spec/type",
@@ -130,5 +145,39 @@ impl Check for Configured {
             )
             .fix(to_cluster_ip_patch(obj, spec)),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn an_ingress_controllers_own_service_is_to_be_exempted_not_made_cluster_ip() {
+        // the controller recognised by the image of the workload its selector picks
+        let svc = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "edge", "namespace": "traefik"},
+            "spec": {"type": "LoadBalancer", "selector": {"app": "edge"}, "ports": [{"port": 443}]}});
+        let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "edge", "namespace": "traefik"},
+            "spec": {"selector": {"matchLabels": {"app": "edge"}}, "template": {
+                "metadata": {"labels": {"app": "edge", "tier": "edge"}},
+                "spec": {"containers": [{"name": "traefik", "image": "docker.io/library/traefik:v3.1"}]}}}});
+        let report =
+            crate::evaluate(&json!({"objects": [svc, deploy]}), crate::Host::default()).unwrap();
+        let f = report
+            .findings()
+            .find(|f| f.rule == "service-type-loadbalancer")
+            .unwrap();
+        assert!(f.message.contains("Service of Traefik"), "{}", f.message);
+        assert!(f.message.contains("exemptions"), "{}", f.message);
+        assert!(f.fix.is_none());
+        // the same Service selecting an ordinary application keeps the usual advice and fix
+        let plain = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}]}});
+        let report = crate::evaluate(&plain, crate::Host::default()).unwrap();
+        let f = report.findings().next().unwrap();
+        assert!(f.message.contains("Make it ClusterIP"), "{}", f.message);
+        assert!(f.fix.is_some());
     }
 }

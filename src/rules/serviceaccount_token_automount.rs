@@ -1,13 +1,13 @@
+use crate::error::Error;
 use crate::object::{join, Object};
-use crate::plain_rule;
+use crate::params::Params;
 use crate::report::Severity;
 use crate::review::Context;
-use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
+use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
 use crate::rules::WORKLOAD_KINDS;
 use crate::{doc_refs, doc_text};
 use serde_json::{json, Value};
 
-#[derive(Default)]
 pub struct ServiceAccountTokenAutomount;
 
 static META: RuleMeta = RuleMeta {
@@ -18,13 +18,21 @@ static META: RuleMeta = RuleMeta {
     kinds: WORKLOAD_KINDS,
     since: "0.1.0",
     scope: Scope::Bundle,
-    params: &[],
+    params: &[ParamDoc {
+        name: "allowPodOptIn",
+        kind: "bool",
+        default: "true (strict: false)",
+        help: "an explicit `automountServiceAccountToken: true` on a pod whose ServiceAccount turns \
+               automounting off is the pod's deliberate opt-in, not a finding",
+    }],
     what: doc_text!("Pods and pod templates that do not set `automountServiceAccountToken: false`. The pod's own setting \
            wins; when it sets nothing, the ServiceAccount it runs as (`serviceAccountName`, `default` when unset) \
            is looked up in the bundle or inventory, and its `automountServiceAccountToken: false` is enough. \
-           `automountServiceAccountToken: true` on the pod is reported whatever its ServiceAccount says. A token the \
-           pod mounts itself (a projected `serviceAccountToken` volume) is a deliberate, visible choice and is \
-           not reported."),
+           `automountServiceAccountToken: true` on the pod is the explicit opt-in this rule asks of pods that \
+           call the API: beside a ServiceAccount that turns automounting off it is not reported (`allowPodOptIn`, \
+           on in the baseline profile, off in strict, which reports every mounted token); beside any other \
+           ServiceAccount, or one not in the bundle, it is. A token the pod mounts itself (a projected \
+           `serviceAccountToken` volume) is a deliberate, visible choice and is not reported."),
     why: doc_text!("An automatically mounted token lets every process in every container of the pod call the API server \
           as the pod's ServiceAccount. Most applications never call it, but anyone who takes over the \
           application (a remote code execution, a path traversal that reads files) gets that identity and \
@@ -37,9 +45,23 @@ static META: RuleMeta = RuleMeta {
     ]),
 };
 
-plain_rule!(ServiceAccountTokenAutomount, META);
+struct Configured {
+    allow_pod_opt_in: bool,
+}
 
-impl Check for ServiceAccountTokenAutomount {
+impl Rule for ServiceAccountTokenAutomount {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn configure(&self, p: &mut Params<'_>) -> Result<Box<dyn Check>, Error> {
+        Ok(Box::new(Configured {
+            allow_pod_opt_in: p.bool("allowPodOptIn", true)?,
+        }))
+    }
+}
+
+impl Check for Configured {
     fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some((spec, spec_path)) = obj.pod_spec() else {
             return;
@@ -52,11 +74,17 @@ impl Check for ServiceAccountTokenAutomount {
             .filter(|n| !n.is_empty())
             .unwrap_or("default");
         let ns = obj.namespace_or_default();
+        let sa = || cx.find("", "ServiceAccount", Some(ns), sa_name);
+        let sa_opts_out = || {
+            sa().and_then(|sa| sa.raw.get("automountServiceAccountToken"))
+                == Some(&Value::Bool(false))
+        };
         let why = match spec.automount_service_account_token {
             Some(false) => return,
+            Some(true) if self.allow_pod_opt_in && sa_opts_out() => return,
             Some(true) => "sets automountServiceAccountToken: true".to_string(),
             None => {
-                let sa = cx.find("", "ServiceAccount", Some(ns), sa_name);
+                let sa = sa();
                 match sa.and_then(|sa| sa.raw.get("automountServiceAccountToken")) {
                     Some(Value::Bool(false)) => return,
                     Some(Value::Bool(true)) => format!(
@@ -102,6 +130,13 @@ mod tests {
     use super::*;
     use crate::rules::rbac_common::run_bundle;
 
+    const BASELINE: Configured = Configured {
+        allow_pod_opt_in: true,
+    };
+    const STRICT: Configured = Configured {
+        allow_pod_opt_in: false,
+    };
+
     #[test]
     fn the_pod_setting_wins_over_its_service_account() {
         let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount",
@@ -111,12 +146,12 @@ mod tests {
                 "spec": {"serviceAccountName": "web", "automountServiceAccountToken": auto,
                          "containers": [{"name": "c", "image": "i"}]}})
         };
-        let h = run_bundle(
-            &ServiceAccountTokenAutomount,
-            &[sa.clone(), pod(Value::Null)],
-        );
+        let h = run_bundle(&STRICT, &[sa.clone(), pod(Value::Null)]);
         assert!(h[1].is_empty());
-        let h = run_bundle(&ServiceAccountTokenAutomount, &[sa, pod(json!(true))]);
+        // the pod opts in beside a ServiceAccount that opts out: baseline takes it
+        let h = run_bundle(&BASELINE, &[sa.clone(), pod(json!(true))]);
+        assert!(h[1].is_empty());
+        let h = run_bundle(&STRICT, &[sa, pod(json!(true))]);
         assert_eq!(h[1].len(), 1);
         assert_eq!(
             h[1][0].fix,
@@ -134,7 +169,7 @@ mod tests {
             "metadata": {"name": "nightly", "namespace": "shop"},
             "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
                 "containers": [{"name": "c", "image": "i"}]}}}}}});
-        let h = run_bundle(&ServiceAccountTokenAutomount, &[sa, job]);
+        let h = run_bundle(&BASELINE, &[sa, job]);
         assert_eq!(h[1].len(), 1);
         assert_eq!(
             h[1][0].path,
