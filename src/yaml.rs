@@ -262,9 +262,11 @@ impl Builder<'_> {
     }
 }
 
-/// Lines a document may have re-indented before it is given up on: each
-/// repair costs one more parse, and real manifests need a handful at most.
-const MAX_REPAIRS: usize = 64;
+/// Each repair costs one more parse of the document: a document is given up
+/// on once its parses would read more text than this (a generated CRD with
+/// hundreds of long CEL rules is mostly repaired in one sweep, see
+/// `sweep_quoted`).
+const REPAIR_BUDGET: usize = 64 << 20;
 
 /// Why one parse of a document stopped.
 enum Stop {
@@ -319,14 +321,27 @@ fn parse_document(
     let mut text = std::borrow::Cow::Borrowed(chunk);
     let mut shift: Vec<usize> = Vec::new();
     let line_offset = start_line - 1;
-    for _ in 0..=MAX_REPAIRS {
+    let mut spent = 0usize;
+    let mut swept = false;
+    while spent <= REPAIR_BUDGET {
+        spent += chunk.len().max(1);
         positions.clear();
         let (mark, info) = match parse_once(&text, start_line, &shift, positions) {
             Ok(v) => return Ok(v),
             Err(Stop::Other(e)) => return Err(template_error(chunk, start_line).unwrap_or(e)),
             Err(Stop::Scan { mark, info }) => (mark, info),
         };
-        let plan = repair_plan(&text, &mark, &info);
+        let mut plan = repair_plan(&text, &mark, &info);
+        if !plan.reindent.is_empty() && info == "invalid indentation in quoted scalar" && !swept {
+            // one quoted scalar continued left of its key rarely comes alone
+            // (generated CRDs hold hundreds): repair them all in one parse
+            swept = true;
+            for (line, n) in sweep_quoted(&text) {
+                if !plan.reindent.iter().any(|(l, _)| *l == line) {
+                    plan.reindent.push((line, n));
+                }
+            }
+        }
         if plan.reindent.is_empty() {
             let pos = match plan.blame {
                 Some((line, col)) => original_at(line, col, line_offset, &shift),
@@ -345,9 +360,8 @@ fn parse_document(
     let e = YamlError {
         line: start_line,
         column: 1,
-        message: format!(
-            "more than {MAX_REPAIRS} lines indented less than their flow collection or quoted scalar"
-        ),
+        message: "too many lines indented less than their flow collection or quoted scalar to read"
+            .to_string(),
         template: false,
     };
     Err(template_error(chunk, start_line).unwrap_or(e))
@@ -456,6 +470,150 @@ fn flow_plan(text: &str, mark: &Marker) -> Plan {
     Plan {
         reindent: vec![(line, need - indent)],
         blame: None,
+    }
+}
+
+/// Every quoted scalar that starts a block value (`key: "…`, `- '…`) and
+/// continues on lines left of its opening quote, found line by line, for
+/// the repairs `quoted_plan` would make one parse at a time. Leading blanks
+/// are never content of a quoted or plain scalar, so the only lines to keep
+/// away from are block scalars' (`|`, `>`), which are skipped, generously:
+/// a line taken for block content is only a repair left to the exact loop.
+fn sweep_quoted(text: &str) -> Vec<(usize, usize)> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut plan = Vec::new();
+    let mut block: Option<usize> = None;
+    let mut i = 0;
+    while let Some(line) = lines.get(i) {
+        let indent = indent_of(line);
+        let body = line.get(indent..).unwrap_or("");
+        if let Some(parent) = block {
+            if body.trim().is_empty() || indent > parent {
+                i += 1;
+                continue;
+            }
+            block = None;
+        }
+        let Some((col, value)) = block_value(body) else {
+            i += 1;
+            continue;
+        };
+        let col = indent + col;
+        match value.chars().next() {
+            Some('|' | '>') if is_block_header(value) => block = Some(indent),
+            Some(q @ ('\'' | '"')) => {
+                if let Some(end) = quoted_end(&lines, i, col, q) {
+                    for (l, cont) in lines.iter().enumerate().take(end + 1).skip(i + 1) {
+                        let n = indent_of(cont);
+                        if n <= col && !cont.trim().is_empty() {
+                            plan.push((l, col + 1 - n));
+                        }
+                    }
+                    i = end;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    plan
+}
+
+/// Where the value of a block line starts (column within `body`, and the
+/// text from there): after `- ` entries and a `key: `, anchors and tags.
+fn block_value(body: &str) -> Option<(usize, &str)> {
+    if body.is_empty() || body.starts_with('#') {
+        return None;
+    }
+    let mut col = 0;
+    let mut rest = body;
+    let skip = |rest: &mut &str, col: &mut usize, n: usize| {
+        let after = rest.get(n..).unwrap_or("");
+        let trimmed = after.trim_start_matches([' ', '\t']);
+        *col += n + after.len() - trimmed.len();
+        *rest = trimmed;
+    };
+    while rest == "-" || rest.starts_with("- ") || rest.starts_with("-\t") {
+        skip(&mut rest, &mut col, 1);
+    }
+    if let Some(key_end) = key_length(rest) {
+        skip(&mut rest, &mut col, key_end);
+    }
+    while rest.starts_with(['&', '!']) {
+        let token = rest.find([' ', '\t']).unwrap_or(rest.len());
+        skip(&mut rest, &mut col, token);
+    }
+    Some((col, rest))
+}
+
+/// Length of `key:` at the start of a block line (the colon included), for
+/// a plain or single-line quoted key; None when the line holds no key.
+fn key_length(s: &str) -> Option<usize> {
+    let mut chars = s.char_indices().peekable();
+    if let Some((_, q @ ('\'' | '"'))) = chars.peek().copied() {
+        chars.next();
+        let mut closed = None;
+        while let Some((i, c)) = chars.next() {
+            if c == '\\' && q == '"' {
+                chars.next();
+            } else if c == q {
+                closed = Some(i);
+                break;
+            }
+        }
+        let after = closed? + 1;
+        let rest = s.get(after..)?.trim_start_matches([' ', '\t']);
+        let colon = after + s.get(after..)?.len() - rest.len();
+        return (rest == ":" || rest.starts_with(": ") || rest.starts_with(":\t"))
+            .then_some(colon + 1);
+    }
+    for (i, c) in s.char_indices() {
+        match c {
+            '#' if i > 0 && s.get(..i).is_some_and(|h| h.ends_with([' ', '\t'])) => return None,
+            ':' => {
+                let next = s.get(i + 1..).and_then(|r| r.chars().next());
+                if matches!(next, None | Some(' ' | '\t')) {
+                    return Some(i + 1);
+                }
+            }
+            '[' | '{' | '\'' | '"' if i == 0 => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `|`, `>`, with optional indentation and chomping indicators and comment.
+fn is_block_header(value: &str) -> bool {
+    let head = value.split('#').next().unwrap_or(value).trim_end();
+    head.len() <= 3
+        && head
+            .chars()
+            .skip(1)
+            .all(|c| c.is_ascii_digit() || c == '-' || c == '+')
+}
+
+/// The line a quoted scalar opened at (`line`, `col`) closes on.
+fn quoted_end(lines: &[&str], line: usize, col: usize, quote: char) -> Option<usize> {
+    let mut l = line;
+    let mut from = col + 1;
+    loop {
+        let text = lines.get(l)?;
+        let mut chars = text.get(from..).unwrap_or("").chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' if quote == '"' => {
+                    chars.next();
+                }
+                '\'' if quote == '\'' && chars.peek() == Some(&'\'') => {
+                    chars.next();
+                }
+                c if c == quote => return Some(l),
+                _ => {}
+            }
+        }
+        l += 1;
+        from = 0;
     }
 }
 

@@ -3,6 +3,7 @@ use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
+use crate::rules::go_parse_bool;
 use crate::rules::ingress_common::{
     ingress_class, normalize_host, rule_host, rule_host_pointer, RoutePath, INGRESS_KINDS,
 };
@@ -34,7 +35,9 @@ static META: RuleMeta = RuleMeta {
            holds exactly one; Ingresses of different classes are served by different controllers, and an \
            Ingress without a class is compared only with others without one while the default class is not \
            known. An object never conflicts with another copy of itself (same namespace and name, in either \
-           Ingress API group), so an UPDATE checked against an inventory holding its older version passes. \
+           Ingress API group), so an UPDATE checked against an inventory holding its older version passes, and an \
+           ingress-nginx canary (`nginx.ingress.kubernetes.io/canary: \"true\"`) does not conflict with the \
+           Ingress whose route it shares to split traffic (two canaries of one route do). \
            Default backends are left out: they only answer what no rule matches. One finding per rule, naming \
            the other Ingresses."),
     why: doc_text!("When two Ingresses claim the same host and path, the controller picks one by its own ordering \
@@ -84,6 +87,14 @@ fn same_ingress(a: &Object<'_>, b: &Object<'_>) -> bool {
 }
 
 const DEFAULT_CLASS: &str = "ingressclass.kubernetes.io/is-default-class";
+
+/// An ingress-nginx canary: it claims the route of the Ingress it splits
+/// traffic with, on purpose.
+fn is_canary(obj: &Object<'_>) -> bool {
+    obj.annotation(CANARY).and_then(go_parse_bool) == Some(true)
+}
+
+const CANARY: &str = "nginx.ingress.kubernetes.io/canary";
 
 /// The cluster's default IngressClass, when exactly one is known.
 fn default_class(cx: &Context<'_>) -> Option<String> {
@@ -140,6 +151,8 @@ impl Check for IngressHostConflict {
             .filter(|o| !same_ingress(obj, o))
             .filter_map(|o| o.ingress().map(|s| (o, s)))
             .filter(|(o, s)| class == served_by(o, s, default.as_deref()))
+            // a canary beside the Ingress it splits traffic with is merged, not a rival
+            .filter(|(o, _)| is_canary(obj) == is_canary(o))
             .collect();
         if others.is_empty() {
             return;
