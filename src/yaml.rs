@@ -697,6 +697,8 @@ fn parse_once(
         alias_nodes: 0,
     };
     let mut docs = 0;
+    // the last scalar of the document, when it is a block scalar
+    let mut last_block: Option<String> = None;
     loop {
         let (event, mark) = parser.next_token().map_err(|e| Stop::Scan {
             mark: *e.marker(),
@@ -733,8 +735,12 @@ fn parse_once(
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let is_key = b.key_pending();
+                last_block = None;
                 if !is_key {
-                    b.child_pointer(&mark);
+                    let pointer = b.child_pointer(&mark);
+                    if matches!(style, TScalarStyle::Literal | TScalarStyle::Folded) {
+                        last_block = Some(pointer);
+                    }
                 }
                 let value = if is_key {
                     Value::String(text)
@@ -780,7 +786,32 @@ fn parse_once(
             }
         }
     }
-    Ok(b.root.unwrap_or(Value::Null))
+    let mut root = b.root.unwrap_or(Value::Null);
+    if let Some(pointer) = last_block {
+        unbreak_final_block(text, &mut root, &pointer);
+    }
+    Ok(root)
+}
+
+/// A block scalar that runs to the end of a text without a final line break
+/// has no line break to keep (kubectl and PyYAML give `hello` for `x: |` and
+/// `  hello` at the very end of a file); the scanner adds one.
+fn unbreak_final_block(text: &str, root: &mut Value, pointer: &str) {
+    if text.ends_with('\n') {
+        return;
+    }
+    let last_line = text.rsplit('\n').next().unwrap_or("").trim();
+    if last_line.is_empty() {
+        return;
+    }
+    if let Some(Value::String(s)) = root.pointer_mut(pointer) {
+        let ends_here = s
+            .strip_suffix('\n')
+            .is_some_and(|body| body.trim_end().ends_with(last_line));
+        if ends_here {
+            s.pop();
+        }
+    }
 }
 
 /// Resolves a plain scalar with the YAML 1.2 core schema; quoted scalars are strings.
@@ -824,6 +855,15 @@ fn number(t: &str) -> Option<Value> {
         return i64::from_str_radix(oct, 8).ok().map(Value::from);
     }
     let digits = t.trim_start_matches(['-', '+']);
+    // a leading zero makes an octal number to go-yaml (v2 and v3 alike, by
+    // Go's ParseInt with base 0), so `defaultMode: 0400` is 256 to kubectl
+    if digits.len() > 1
+        && digits.starts_with('0')
+        && digits.chars().all(|c| ('0'..='7').contains(&c))
+    {
+        let n = i64::from_str_radix(digits, 8).ok()?;
+        return Some(Value::from(if t.starts_with('-') { -n } else { n }));
+    }
     if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
         return t
             .parse::<i64>()
@@ -1016,6 +1056,26 @@ value: b}
             .unwrap_err()
             .message
             .contains("template"));
+    }
+
+    #[test]
+    fn scalars_read_as_kubectl_reads_them() {
+        // octal with a leading zero; a block scalar at the very end of a text
+        // without a final line break has none
+        let v = load("mode: 0400\nneg: -010\nzero: 0\nnine: 09\nx: |\n  hello")
+            .remove(0)
+            .value
+            .unwrap();
+        assert_eq!(
+            v,
+            json!({"mode": 256, "neg": -8, "zero": 0, "nine": 9, "x": "hello"})
+        );
+        let v = load("x: |\n  hello\n").remove(0).value.unwrap();
+        assert_eq!(v["x"], "hello\n");
+        let v = load("x: >\n  a\n  b\n# done").remove(0).value.unwrap();
+        assert_eq!(v["x"], "a b\n");
+        let v = load("- |\n  a\n  # b").remove(0).value.unwrap();
+        assert_eq!(v, json!(["a\n# b"]));
     }
 
     #[test]

@@ -81,7 +81,16 @@ const CONTROLLER_LABELS: &[(&str, &str, &str)] = &[
     ),
     ("app.kubernetes.io/name", "ambassador", "Ambassador"),
     ("istio", "ingressgateway", "the Istio ingress gateway"),
+    ("istio", "ingress", "the Istio ingress gateway"),
     ("app", "istio-ingressgateway", "the Istio ingress gateway"),
+    ("istio", "eastwestgateway", "the Istio east-west gateway"),
+    ("istio", "eastwest", "the Istio east-west gateway"),
+    ("component", "ingress-controller", "the ingress controller"),
+    (
+        "app.kubernetes.io/component",
+        "ingress-controller",
+        "the ingress controller",
+    ),
     (
         "gateway.networking.k8s.io/gateway-name",
         "*",
@@ -195,7 +204,7 @@ const GCE_INGRESS_ANNOTATIONS: &[&str] = &[
 /// Whether an Ingress is served by GKE's controller: class `gce` or
 /// `gce-internal`, or no class and an annotation only GKE reads. None when
 /// it has no class and nothing says which controller serves it.
-fn is_gce_ingress(obj: &Object<'_>) -> Option<bool> {
+pub fn is_gce_ingress(obj: &Object<'_>) -> Option<bool> {
     let spec = obj.ingress()?;
     match crate::rules::ingress_common::ingress_class(obj, spec) {
         Some(c) => Some(c.eq_ignore_ascii_case("gce") || c.eq_ignore_ascii_case("gce-internal")),

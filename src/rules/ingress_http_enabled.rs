@@ -3,10 +3,10 @@ use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
-use crate::rules::go_parse_bool;
 use crate::rules::ingress_common::{
-    annotation_pointer, ingress_class, remove_annotation_patch, set_annotation_patch, INGRESS_KINDS,
+    annotation_pointer, remove_annotation_patch, set_annotation_patch, INGRESS_KINDS,
 };
+use crate::rules::{go_parse_bool, is_gce_ingress};
 use crate::{doc_refs, doc_text};
 use k8s_openapi::api::networking::v1::IngressSpec;
 
@@ -26,7 +26,8 @@ static META: RuleMeta = RuleMeta {
            NGINX `nginx.ingress.kubernetes.io/ssl-redirect: \"false\"` (unless `force-ssl-redirect` is \
            \"true\"), and `nginx.ingress.kubernetes.io/force-ssl-redirect: \"false\"` when it matters, that is \
            when the Ingress has no TLS entry of its own or `ssl-redirect` is off too; a GCE Ingress \
-           (`kubernetes.io/ingress.class` or `spec.ingressClassName` `gce` or `gce-internal`) without \
+           (`kubernetes.io/ingress.class` or `spec.ingressClassName` `gce` or `gce-internal`, or no class and an annotation only GKE reads: a \
+           static IP, managed or pre-shared certificates, a FrontendConfig) without \
            `kubernetes.io/ingress.allow-http: \"false\"`; and `kubernetes.io/ingress.allow-http: \"true\"` on \
            any Ingress. Boolean annotations are read as the controllers read them, with Go's \
            `strconv.ParseBool` on the raw value: `\"0\"`, `\"f\"` and `\"F\"` are false, `\"1\"` and `\"t\"` \
@@ -125,9 +126,7 @@ impl Check for IngressHttpEnabled {
                 ));
             }
         }
-        let is_gce = ingress_class(obj, spec).is_some_and(|c| {
-            c.eq_ignore_ascii_case("gce") || c.eq_ignore_ascii_case("gce-internal")
-        });
+        let is_gce = is_gce_ingress(obj) == Some(true);
         // GCE reads the raw value with ParseBool and keeps HTTP on when it
         // is absent or does not parse
         let allow_http = go_bool(obj, ALLOW_HTTP);
