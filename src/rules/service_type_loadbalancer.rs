@@ -179,5 +179,17 @@ mod tests {
         let f = report.findings().next().unwrap();
         assert!(f.message.contains("Make it ClusterIP"), "{}", f.message);
         assert!(f.fix.is_some());
+        // by labels alone: the Istio gateway chart's east-west gateway
+        let eastwest = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "istio-eastwest", "namespace": "istio-system",
+                "labels": {"app": "istio-eastwest", "istio": "eastwest"}},
+            "spec": {"type": "LoadBalancer", "selector": {"istio": "eastwest"}, "ports": [{"port": 15443}]}});
+        let report = crate::evaluate(&eastwest, crate::Host::default()).unwrap();
+        let f = report.findings().next().unwrap();
+        assert!(
+            f.message.contains("Istio east-west gateway"),
+            "{}",
+            f.message
+        );
     }
 }
