@@ -307,7 +307,7 @@ impl<'a> Object<'a> {
             Error::Object {
                 object: self.display_name(),
                 path,
-                message,
+                message: template_hint(message),
             }
         })
     }
@@ -398,6 +398,23 @@ impl<'a> Object<'a> {
             Typed::Workload { spec, spec_path } => Some((spec, spec_path)),
             _ => None,
         }
+    }
+}
+
+/// A value that is an unrendered template placeholder (`${PORT}` where a
+/// number belongs) says so: the file is to be rendered before it is checked.
+fn template_hint(message: String) -> String {
+    let quoted = message
+        .strip_prefix("invalid type: string ")
+        .and_then(|rest| rest.split_once(", expected "));
+    match quoted {
+        Some((value, expected)) if ["${", "{{", "%{"].iter().any(|m| value.contains(m)) => {
+            format!(
+                "{value} is an unrendered template placeholder where {expected} belongs: render the \
+                 template first (envsubst, helm template…) and check the output"
+            )
+        }
+        _ => message,
     }
 }
 

@@ -522,6 +522,21 @@ items:
     }
 
     #[test]
+    fn template_placeholders_where_a_number_belongs_are_to_be_rendered() {
+        let text = "apiVersion: v1\nkind: Service\nmetadata: {name: epp}\nspec:\n  ports:\n    - port: ${GRPC_PORT:-9002}\n";
+        let r = check_text(text, None).unwrap();
+        assert_eq!(r.errors.len(), 1, "{r:?}");
+        let e = &r.errors[0];
+        assert_eq!(e.line, 6, "{e:?}");
+        assert!(
+            e.message
+                .contains("\"${GRPC_PORT:-9002}\" is an unrendered template placeholder"),
+            "{e:?}"
+        );
+        assert!(e.message.contains("render the template first"), "{e:?}");
+    }
+
+    #[test]
     fn strategic_merge_patches_are_skipped_not_checked() {
         let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n$patch: delete\n---\napiVersion: v1\nkind: Service\nmetadata: {name: api}\nspec:\n  type: NodePort\n  ports:\n    - $patch: replace\n    - port: 80\n";
         let r = check_text(text, None).unwrap();
