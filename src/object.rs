@@ -265,10 +265,29 @@ impl<'a> Object<'a> {
             ("networking.k8s.io", "NetworkPolicy") => {
                 Typed::NetworkPolicy(Box::new(self.typed_at("/spec")?.unwrap_or_default()))
             }
-            ("rbac.authorization.k8s.io", "Role" | "ClusterRole") => Typed::Role {
-                rules: self.typed_at("/rules")?.unwrap_or_default(),
-                aggregation: self.typed_at("/aggregationRule")?,
-            },
+            ("rbac.authorization.k8s.io", "Role" | "ClusterRole") => {
+                if self.kind == "Role"
+                    && self
+                        .raw
+                        .get("aggregationRule")
+                        .is_some_and(|a| !a.is_null())
+                {
+                    // the API server drops it (or refuses it under strict field
+                    // validation): read as aggregation, it would hide the rules
+                    return Err(Error::Object {
+                        object: self.display_name(),
+                        path: "/aggregationRule".into(),
+                        message:
+                            "a Role has no aggregationRule (only ClusterRoles aggregate): the API \
+                                  server drops the field or refuses the Role; remove it"
+                                .into(),
+                    });
+                }
+                Typed::Role {
+                    rules: self.typed_at("/rules")?.unwrap_or_default(),
+                    aggregation: self.typed_at("/aggregationRule")?,
+                }
+            }
             ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => Typed::Binding {
                 role_ref: self.typed_at("/roleRef")?.unwrap_or_default(),
                 subjects: self.typed_at("/subjects")?.unwrap_or_default(),
