@@ -23,6 +23,8 @@
 //!   line under it is the finding's exact RFC 6902 patch; a finding without
 //!   one has no fix. `# expect: nothing` says the rule finds nothing.
 //!   Findings are compared as a set, in any order.
+//! - `# inventory: N` (optional) makes the last N documents the inventory:
+//!   what the cluster holds beside the bundle (a host's synced objects).
 //! - `# count: N` is the older form (the number of findings only); a case
 //!   that has it instead of `expect` is judged on the count, and
 //!   `PORTCULLIS_BLESS=1 cargo test --test cases` replaces it.
@@ -622,6 +624,8 @@ struct Header {
     settings: Option<Value>,
     count: Option<usize>,
     findings: Option<Vec<Expected>>,
+    /// How many of the last documents are the inventory.
+    inventory: usize,
 }
 
 fn build(
@@ -695,14 +699,29 @@ pub fn policy_cases(policies: &Path) -> Result<Vec<Case>, String> {
                 std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let head = header(&text).map_err(|e| format!("{}: {e}", file.display()))?;
             check_header(&head, expect).map_err(|e| format!("{}: {e}", file.display()))?;
-            let docs = read_documents(&file)?;
+            let mut docs = read_documents(&file)?;
+            let bundle = docs.len().checked_sub(head.inventory).filter(|n| *n > 0);
+            let Some(bundle) = bundle else {
+                return Err(format!(
+                    "{}: `inventory: {}` leaves no document to review",
+                    file.display(),
+                    head.inventory
+                ));
+            };
+            let inventory = docs.split_off(bundle);
+            if !inventory.is_empty() && matches!(docs.as_slice(), [one] if is_request(one)) {
+                return Err(format!(
+                    "{}: an admission request case carries no inventory (no host input holds both)",
+                    file.display()
+                ));
+            }
             let mut case = build(
                 id,
                 format!("policies/{id}/{fname}"),
                 expect,
                 head,
                 docs,
-                Vec::new(),
+                inventory,
             );
             case.file = Some(file);
             cases.push(case);
@@ -783,6 +802,11 @@ fn header(text: &str) -> Result<Header, String> {
                     .parse()
                     .map_err(|_| at(format!("count: `{}` is not a number", c.trim())))?,
             );
+        } else if let Some(c) = comment.strip_prefix("inventory:") {
+            head.inventory = c
+                .trim()
+                .parse()
+                .map_err(|_| at(format!("inventory: `{}` is not a number", c.trim())))?;
         } else if let Some(e) = comment.strip_prefix("expect:") {
             if head.findings.is_some() {
                 return Err(at("a case has one `expect:`".into()));
@@ -875,6 +899,7 @@ pub fn conformance_cases(shared_conformance: &Path) -> Result<(Vec<Case>, usize)
             settings: settings.cloned(),
             count,
             findings: None,
+            inventory: 0,
         };
         cases.push(build(rule, name, expect, head, docs, inventory));
     }
