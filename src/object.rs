@@ -292,6 +292,10 @@ impl<'a> Object<'a> {
                 role_ref: self.typed_at("/roleRef")?.unwrap_or_default(),
                 subjects: self.typed_at("/subjects")?.unwrap_or_default(),
             },
+            ("kubeadm.k8s.io", "ClusterConfiguration") => {
+                self.check_kubeadm_extra_args()?;
+                Typed::Other
+            }
             (g, kind) if is_workload_group(g) => match pod_spec_path(kind) {
                 Some(spec_path) => Typed::Workload {
                     spec: Box::new(self.typed_at(spec_path)?.unwrap_or_default()),
@@ -301,6 +305,77 @@ impl<'a> Object<'a> {
             },
             _ => Typed::Other,
         })
+    }
+
+    /// kubeadm's `apiServer.extraArgs`, which the control-plane rules read:
+    /// a map of scalars (up to v1beta3) or a list of `{name, value}` (from
+    /// v1beta4). kubeadm refuses other shapes; skipping an entry instead
+    /// would hide the flag it sets.
+    fn check_kubeadm_extra_args(&self) -> Result<(), Error> {
+        let fail = |path: String, message: String| Error::Object {
+            object: self.display_name(),
+            path,
+            message,
+        };
+        let is_scalar =
+            |v: &Value| matches!(v, Value::String(_) | Value::Bool(_) | Value::Number(_));
+        match self.raw.get("apiServer") {
+            None | Some(Value::Null) => return Ok(()),
+            Some(Value::Object(_)) => {}
+            Some(other) => {
+                return Err(fail(
+                    "/apiServer".into(),
+                    format!("expected an object, found {}", type_name(other)),
+                ))
+            }
+        }
+        match self.raw.pointer("/apiServer/extraArgs") {
+            None | Some(Value::Null) => Ok(()),
+            Some(Value::Object(map)) => match map.iter().find(|(_, v)| !is_scalar(v)) {
+                Some((k, v)) => Err(fail(
+                    format!("/apiServer/extraArgs/{}", escape_pointer(k)),
+                    format!("expected a flag value (a string), found {}", type_name(v)),
+                )),
+                None => Ok(()),
+            },
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let at = format!("/apiServer/extraArgs/{i}");
+                    let Some(entry) = item.as_object() else {
+                        return Err(fail(
+                            at,
+                            format!("expected {{name, value}}, found {}", type_name(item)),
+                        ));
+                    };
+                    match entry.get("name") {
+                        Some(Value::String(n)) if !n.is_empty() => {}
+                        other => {
+                            return Err(fail(
+                                format!("{at}/name"),
+                                format!(
+                                    "expected the flag's name, found {}",
+                                    other.map_or("nothing", type_name)
+                                ),
+                            ))
+                        }
+                    }
+                    if let Some(v) = entry.get("value").filter(|v| !is_scalar(v) && !v.is_null()) {
+                        return Err(fail(
+                            format!("{at}/value"),
+                            format!("expected a flag value (a string), found {}", type_name(v)),
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            Some(other) => Err(fail(
+                "/apiServer/extraArgs".into(),
+                format!(
+                    "expected a map of flags or a list of {{name, value}}, found {}",
+                    type_name(other)
+                ),
+            )),
+        }
     }
 
     fn typed_at<T: for<'de> Deserialize<'de>>(&self, pointer: &str) -> Result<Option<T>, Error> {
