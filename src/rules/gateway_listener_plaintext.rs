@@ -95,7 +95,15 @@ impl Check for GatewayListenerPlaintext {
                 }
                 _ => continue,
             };
-            out.push(Hit::new(format!("/spec/listeners/{i}"), message));
+            // the listener's name, protocol and TLS are the cause; its
+            // hostname or allowed routes are not
+            let at = |field: &str| format!("/spec/listeners/{i}/{field}");
+            out.push(
+                Hit::new(format!("/spec/listeners/{i}"), message).evidence_at(
+                    obj,
+                    &[&at("name"), &at("protocol"), &at("port"), &at("tls")],
+                ),
+            );
         }
     }
 }

@@ -203,16 +203,22 @@ impl Check for Configured {
         } else {
             "/metadata"
         };
-        out.push(Hit::new(
-            path,
-            format!(
-                "{name} publishes {listed} with no authentication in front: anyone who reaches the controller \
-                 reaches the backends, whatever login they assume sits before them.{signin_note} Put \
-                 authentication at the edge (NGINX `auth-url` to an oauth2-proxy, client certificates, or a \
-                 Traefik auth middleware), or, if the endpoint is public on purpose, annotate it \
-                 `{PUBLIC_ANNOTATION}: \"<reason>\"` or list its hosts in `publicHosts`."
-            ),
-        ));
+        // the cause is which hosts go without authentication, not the
+        // annotations map the path points at
+        let evidence = format!("no authentication for {listed}");
+        out.push(
+            Hit::new(
+                path,
+                format!(
+                    "{name} publishes {listed} with no authentication in front: anyone who reaches the \
+                     controller reaches the backends, whatever login they assume sits before them.{signin_note} \
+                     Put authentication at the edge (NGINX `auth-url` to an oauth2-proxy, client certificates, \
+                     or a Traefik auth middleware), or, if the endpoint is public on purpose, annotate it \
+                     `{PUBLIC_ANNOTATION}: \"<reason>\"` or list its hosts in `publicHosts`."
+                ),
+            )
+            .evidence(evidence),
+        );
     }
 }
 

@@ -115,7 +115,7 @@ impl Check for NamespaceDefaultDenyMissing {
         } else {
             "/metadata"
         };
-        out.push(Hit::new(
+        let hit = Hit::new(
             path,
             format!(
                 "Namespace {ns} has workloads or Services ({} is the first) but no NetworkPolicy that denies \
@@ -125,7 +125,9 @@ impl Check for NamespaceDefaultDenyMissing {
                  namespace: {ns}}}, spec: {{podSelector: {{}}, policyTypes: [Ingress]}}}}",
                 obj.display_name()
             ),
-        ));
+        );
+        // the cause is the namespace's missing policy, not the metadata beside it
+        out.push(hit.evidence(format!("namespace {ns}")));
     }
 }
 

@@ -185,15 +185,18 @@ impl Check for NetworkPolicyAllowAll {
         }
         if out.len() == found {
             if let Some(family) = policy.open_family() {
-                out.push(Hit::new(
-                    "/spec/ingress",
-                    format!(
-                        "{}: its ingress rules admit, through their ipBlock peers together, more than half of \
-                         every {family} address: cut into pieces, that is still the internet. Name the address \
-                         blocks that must connect.",
-                        obj.display_name()
-                    ),
-                ));
+                out.push(
+                    Hit::new(
+                        "/spec/ingress",
+                        format!(
+                            "{}: its ingress rules admit, through their ipBlock peers together, more than half \
+                             of every {family} address: cut into pieces, that is still the internet. Name the \
+                             address blocks that must connect.",
+                            obj.display_name()
+                        ),
+                    )
+                    .evidence(format!("{family} admitted by the rules together")),
+                );
             }
         }
     }
