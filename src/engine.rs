@@ -35,19 +35,23 @@ pub fn run(review: &Review<'_>, policy: &Policy) -> Report {
             if hits.is_empty() {
                 continue;
             }
-            // the identities of the old object's findings, each matched once:
-            // two new findings of one kind where the old had one is one new
-            let mut old_identities: Option<Vec<String>> = None;
-            for hit in hits.drain(..) {
-                if let Some(reason) = exemption(policy, meta.id, obj) {
+            // exemptions name objects and rules, so one answer serves every hit
+            if let Some(reason) = exemption(policy, meta.id, obj) {
+                for hit in hits.drain(..) {
                     exempted.push(Exempted {
                         rule: meta.id,
                         object: obj.reference(),
                         path: hit.path,
-                        reason,
+                        reason: reason.clone(),
                     });
-                    continue;
                 }
+                continue;
+            }
+            // the identities of the old object's findings, each matched once:
+            // two new findings of one kind where the old had one is one new
+            let mut old_identities: Option<Vec<String>> = None;
+            let problem = annotation_problem(policy, obj);
+            for hit in hits.drain(..) {
                 let mut action = configured.action;
                 let mut existed = false;
                 if let (Some(old), Action::Deny) = (old, action) {
@@ -75,9 +79,9 @@ pub fn run(review: &Review<'_>, policy: &Policy) -> Report {
                     action = Action::Warn;
                     message.push_str(" (already present before this update, so it is a warning: fix it to clear it)");
                 }
-                if let Some(problem) = annotation_problem(policy, obj) {
+                if let Some(problem) = &problem {
                     message.push_str(" (");
-                    message.push_str(&problem);
+                    message.push_str(problem);
                     message.push(')');
                 }
                 let finding = Finding {
