@@ -23,9 +23,10 @@ pub const POD_SPEC_PATHS: &[(&str, &str)] = &[
     ("CronJob", "/spec/jobTemplate/spec/template/spec"),
 ];
 
-/// The part of a pod spec the rules read. Full `PodSpec` drags every volume
-/// source and probe type into the wasm modules, so this mirrors its field
-/// names and stops there.
+/// The part of a pod spec the rules read, and nothing more. Full `PodSpec`
+/// drags every volume source and probe type into the wasm modules, and every
+/// field parsed is one whose malformed value makes the whole object
+/// unreadable, so this mirrors the field names the rules read and stops.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
@@ -36,15 +37,9 @@ pub struct PodSpec {
     #[serde(default)]
     pub ephemeral_containers: Option<Vec<Container>>,
     pub host_network: Option<bool>,
-    #[serde(rename = "hostPID")]
-    pub host_pid: Option<bool>,
-    #[serde(rename = "hostIPC")]
-    pub host_ipc: Option<bool>,
     pub automount_service_account_token: Option<bool>,
     pub service_account_name: Option<String>,
     pub service_account: Option<String>,
-    #[serde(default)]
-    pub volumes: Option<Vec<Volume>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -56,7 +51,6 @@ pub struct Container {
     pub command: Option<Vec<String>>,
     pub args: Option<Vec<String>>,
     pub ports: Option<Vec<ContainerPort>>,
-    pub volume_mounts: Option<Vec<VolumeMount>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -65,26 +59,6 @@ pub struct ContainerPort {
     pub container_port: Option<i32>,
     pub host_port: Option<i32>,
     pub host_ip: Option<String>,
-    pub name: Option<String>,
-    pub protocol: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VolumeMount {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub mount_path: String,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Volume {
-    #[serde(default)]
-    pub name: String,
-    pub projected: Option<Value>,
-    pub secret: Option<Value>,
 }
 
 impl PodSpec {
