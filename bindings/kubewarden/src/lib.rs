@@ -108,6 +108,11 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
     }) {
         return failed(&Error::input(format!("unknown key `{k}`: {expected}")));
     }
+    // a malformed request is the request's fault (400) before the settings' (500)
+    let request_only = json!({"request": request});
+    if let Err(e) = portcullis::detect(&request_only) {
+        return failed(&e);
+    }
     // the settings compiled once, for the verdict and for what it may do
     // (mutate), and the request evaluated under them
     let policy = match input.get("settings").filter(|s| !s.is_null()) {
@@ -120,7 +125,7 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
             Err(e) => return failed(&e),
         },
     };
-    let report = match evaluate_with(&json!({"request": request}), &policy, None) {
+    let report = match evaluate_with(&request_only, &policy, None) {
         Ok(r) => r,
         Err(e) => return failed(&e),
     };
