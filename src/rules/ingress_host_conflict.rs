@@ -187,7 +187,14 @@ impl Check for IngressHostConflict {
                      wins), or merge them into one Ingress.",
                     claims.join("; ")
                 ),
-            ));
+            )
+            // the cause is the rule's host and routes, not its backends:
+            // a backend edited beside them is no new claim
+            .evidence(format!(
+                "{:?} {:?}",
+                rule_host(rule.host.as_ref()).map(normalize_host),
+                ours
+            )));
         }
     }
 }
