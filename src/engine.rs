@@ -102,6 +102,7 @@ pub fn run(review: &Review<'_>, policy: &Policy) -> Report {
         warnings,
         exempted,
         summary,
+        violation_actions: policy.violation_actions,
     }
 }
 

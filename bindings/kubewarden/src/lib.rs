@@ -10,13 +10,17 @@
 //! runs natively too, so the tests can compare the module with the library.
 
 use portcullis::report::{Finding, Report};
-use portcullis::{Error, Host};
+use portcullis::{Error, Host, PolicyCache};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 #[cfg(target_arch = "wasm32")]
 mod guest;
+
+/// Kubewarden sends the policy's settings with every request and keeps the
+/// instance between requests: the compiled policy is kept for them.
+static CACHE: PolicyCache = PolicyCache::new();
 
 /// The waPC protocol version Kubewarden reads into the module's metadata.
 pub const PROTOCOL_VERSION: &str = "v1";
@@ -103,7 +107,8 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
             "validate expects {\"request\": <AdmissionRequest>, \"settings\": {…}}",
         ));
     }
-    let report = match portcullis::evaluate(&input, Host::default()) {
+    // the payload is the policy server's own call: its settings are the policy's
+    let report = match CACHE.evaluate(&input, Host::default()) {
         Ok(r) => r,
         Err(e) => return failed(&e),
     };
@@ -229,7 +234,7 @@ fn mutated(input: &Value, report: &Report) -> Option<ValidationResponse> {
     if let (Some(settings), Some(m)) = (input.get("settings"), recheck.as_object_mut()) {
         m.insert("settings".into(), settings.clone());
     }
-    let after = portcullis::evaluate(&recheck, Host::default()).ok()?;
+    let after = CACHE.evaluate(&recheck, Host::default()).ok()?;
     if !after.violations.is_empty() {
         return None;
     }
