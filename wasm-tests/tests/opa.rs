@@ -840,7 +840,11 @@ fn memory_grows_for_large_inputs() {
     for _ in 0..2 {
         assert_eq!(g.opa_eval(3, data, heap, input.as_bytes(), 0), first);
     }
+    // new data where the evaluation's heap was (data above the heap pointer
+    // an evaluation starts from would be overwritten: the module refuses it)
+    g.call::<i32, ()>("opa_heap_ptr_set", heap);
     let empty = g.load_json(&json!({}));
+    let heap = g.heap_ptr();
     let small = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}, "spec": {"type": "NodePort"}}).to_string();
     let once = g.opa_eval(3, empty, heap, small.as_bytes(), 0);
     assert_eq!(g.opa_eval(3, empty, heap, small.as_bytes(), 0), once);
@@ -1173,24 +1177,37 @@ fn agrees_with_the_generic_module_on_independent_manifests() {
     let (engine, _) = sync_module();
     let mut generic = Generic::new(engine);
     let mut g = Guest::new(5, None);
+    let consent = g.load_json(&json!({"allowInputSettings": true}));
+    let strict = g.load_json(&json!({"profile": "strict"}));
     let heap = g.heap_ptr();
     let mut compared = 0;
     for file in &files {
         let Ok(docs) = portcullis::cases::read_documents(file) else {
             continue;
         };
-        let mut inputs: Vec<Value> = docs.iter().filter(|d| d.is_object()).cloned().collect();
+        let inputs: Vec<Value> = docs.iter().filter(|d| d.is_object()).cloned().collect();
         let objects: Vec<Value> = docs
             .into_iter()
             .filter(|d| d.get("apiVersion").is_some())
             .collect();
-        // the same objects under the strict profile, and the file as one bundle
-        inputs.push(json!({"objects": objects, "settings": {"profile": "strict"}}));
-        for input in inputs {
+        // the file as one bundle under the strict profile: in the envelope
+        // for the generic module, as data for the OPA module
+        let bundle = (
+            json!({"objects": objects, "settings": {"profile": "strict"}}),
+            Some((Value::Array(objects), strict)),
+        );
+        // each document as it is: the OPA host consents to settings in it,
+        // since the generic module takes them from the input
+        let documents = inputs.into_iter().map(|d| (d, None));
+        for (input, as_data) in documents.chain([bundle]) {
             let bytes = input.to_string();
             let reference = generic.evaluate(bytes.as_bytes());
+            let (opa_input, data) = match as_data {
+                Some((objects, data)) => (objects.to_string(), data),
+                None => (bytes.clone(), consent),
+            };
             let ours: Value =
-                serde_json::from_str(&g.opa_eval(3, 0, heap, bytes.as_bytes(), 0)).unwrap();
+                serde_json::from_str(&g.opa_eval(3, data, heap, opa_input.as_bytes(), 0)).unwrap();
             assert_eq!(
                 ours[0]["result"],
                 reference,
