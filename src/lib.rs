@@ -361,3 +361,44 @@ pub fn catalogue() -> Value {
         .collect();
     serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "rules": rules})
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // tests fail loudly by design
+
+    use super::*;
+    use serde_json::json;
+
+    /// The same settings give the same compiled policy, not a new compile;
+    /// the least recently used of more than the cache holds is dropped.
+    #[test]
+    fn a_cache_compiles_each_settings_once() {
+        let cache = PolicyCache::new();
+        let strict = json!({"profile": "strict"});
+        let params = json!({"rules": {"service-type-nodeport": "warn"}});
+        let first = cache.policy(Some(&strict), Some(&params)).unwrap();
+        let again = cache.policy(Some(&strict), Some(&params)).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let other = cache.policy(Some(&strict), None).unwrap();
+        assert!(!Arc::ptr_eq(&first, &other));
+        // fill the cache past its size while using `first`'s settings now and then
+        for i in 0..CACHED_POLICIES * 2 {
+            let s = json!({"kubernetesVersion": format!("1.{i}")});
+            cache.policy(Some(&s), None).unwrap();
+            if i % 3 == 0 {
+                let kept = cache.policy(Some(&strict), Some(&params)).unwrap();
+                assert!(Arc::ptr_eq(&first, &kept), "evicted while in use");
+            }
+        }
+        assert!(cache.entries.lock().unwrap().len() <= CACHED_POLICIES);
+        let replaced = cache.policy(Some(&strict), None).unwrap();
+        assert!(
+            !Arc::ptr_eq(&other, &replaced),
+            "the least recently used went"
+        );
+        // errors are not kept
+        let bad = json!({"profle": "strict"});
+        assert!(cache.policy(Some(&bad), None).is_err());
+        assert!(cache.policy(Some(&bad), None).is_err());
+    }
+}
