@@ -8,6 +8,7 @@ pub mod cases;
 pub mod docs;
 pub mod engine;
 pub mod error;
+pub mod glob;
 pub mod net;
 pub mod object;
 pub mod params;
@@ -77,6 +78,33 @@ pub fn evaluate(input: &Value, host: Host<'_>) -> Result<Report, Error> {
 /// found, unless the host's settings set `allowInputSettings: true`.
 pub fn evaluate_document(document: &Value, host: Host<'_>) -> Result<Report, Error> {
     run(document, host, Channel::Content, None)
+}
+
+/// Evaluates under a policy the host compiled (with [`PolicyCache::compile`]
+/// or [`Policy::from_settings`]): the host decided the settings, so settings
+/// carried inside the input are an error naming where they were found.
+pub fn evaluate_with(
+    input: &Value,
+    policy: &Policy,
+    inventory: Option<&Value>,
+) -> Result<Report, Error> {
+    let mut review = detect(input)?;
+    if review.settings.is_some_and(|s| !is_empty_settings(s)) {
+        let member = if review.shape == Shape::Gatekeeper {
+            "parameters"
+        } else {
+            "settings"
+        };
+        return Err(Error::InputSettings {
+            path: format!("/{member}"),
+        });
+    }
+    if let Some(inv) = inventory {
+        if review.inventory.is_empty() {
+            review.inventory = review::inventory(inv)?;
+        }
+    }
+    Ok(engine::run(&review, policy))
 }
 
 /// The generic JSON entry point without a cache: bytes in, the JSON answer
@@ -289,6 +317,12 @@ impl PolicyCache {
     /// `evaluate_document`, with the compiled policy taken from or kept in the cache.
     pub fn evaluate_document(&self, document: &Value, host: Host<'_>) -> Result<Report, Error> {
         run(document, host, Channel::Content, Some(self))
+    }
+
+    /// The compiled policy for these settings, from the cache or compiled
+    /// and kept (for [`evaluate_with`]).
+    pub fn compile(&self, settings: Option<&Value>) -> Result<Arc<Policy>, Error> {
+        self.policy(settings.filter(|s| !is_empty_settings(s)), None)
     }
 
     /// `evaluate_bytes` through the cache.
