@@ -233,7 +233,7 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
         }
         // plain manifests form a bundle, so cross-object rules see each other
         let mut values = Value::Array(std::mem::take(&mut bundle.objects));
-        let mut result = portcullis::evaluate(&values, host);
+        let mut result = portcullis::evaluate_document(&values, host);
         let mut kept: Option<Vec<usize>> = None;
         if let Err(portcullis::Error::Object { .. }) = result {
             // an object the rules cannot read is reported where it is, and the
@@ -244,7 +244,7 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
             let (readable, indexes, errors) = readable_objects(items, bundle, &loaded);
             loaded.errors.extend(errors);
             values = Value::Array(readable);
-            result = portcullis::evaluate(&values, host);
+            result = portcullis::evaluate_document(&values, host);
             kept = Some(indexes);
         }
         match result {
@@ -263,8 +263,23 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
     }
     loaded.bundles = bundles;
     for (i, req) in loaded.requests.iter().enumerate() {
-        match portcullis::evaluate(&req.value, host) {
+        // a request document is content too: settings inside it are an error
+        match portcullis::evaluate_document(&req.value, host) {
             Ok(r) => reports.push((Origin::Request(i), r)),
+            Err(portcullis::Error::InputSettings { path }) => {
+                let message = portcullis::Error::InputSettings { path: path.clone() }.to_string();
+                let (file, pos) = match loaded.request_position(req, &path) {
+                    Some((file, pos)) => (file.to_string(), Some(pos)),
+                    None => ("<input>".to_string(), None),
+                };
+                loaded.errors.push(load::LoadError {
+                    file,
+                    document: Some(req.document),
+                    line: pos.map(|p| p.line),
+                    column: pos.map(|p| p.column),
+                    message: format!("{}: {message}", load::document_label(req.document)),
+                });
+            }
             Err(e) => {
                 let file = loaded
                     .files
