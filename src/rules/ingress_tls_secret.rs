@@ -21,9 +21,10 @@ static META: RuleMeta = RuleMeta {
     params: &[],
     what: doc_text!("Each `spec.tls` entry of an Ingress must name a `secretName` (`tls: [{}]` names none). \
            When the bundle or the inventory carries Secrets of the Ingress's namespace (or objects that produce them there), each named Secret \
-           is also looked up in the Ingress's namespace: it is reported when it is absent, when its `type` is \
-           not `kubernetes.io/tls`, or when `tls.crt` or `tls.key` is missing or empty in both `data` and \
-           `stringData`. An absent Secret is not reported when something will create it: a cert-manager \
+           is also looked up in the Ingress's namespace: it is reported when it is absent, when `tls.crt` or \
+           `tls.key` is missing or empty in both `data` and `stringData`, or when its `type` is neither \
+           `kubernetes.io/tls` nor `Opaque` (an `Opaque` Secret holding the key pair is read as a TLS Secret \
+           by ingress-nginx, Traefik, GCE and Istio). An absent Secret is not reported when something will create it: a cert-manager \
            annotation on the Ingress (`cert-manager.io/cluster-issuer` or `cert-manager.io/issuer`), a \
            cert-manager `Certificate` with that `spec.secretName`, a `SealedSecret` of that name or an \
            `ExternalSecret` whose target is that name, all in the same namespace. Only the Ingress's own \
@@ -170,7 +171,16 @@ impl Check for IngressTlsSecret {
                 .get("type")
                 .and_then(Value::as_str)
                 .unwrap_or("Opaque");
-            if secret_type != "kubernetes.io/tls" {
+            let missing: Vec<&str> = ["tls.crt", "tls.key"]
+                .into_iter()
+                .filter(|k| !has_key(secret, k))
+                .collect();
+            // ingress-nginx, Traefik, GCE and Istio read the key pair of an
+            // Opaque Secret as they read a typed one, and real installs ship
+            // their certificates that way: only a Secret typed for something
+            // else, or an Opaque one without the pair, is not a TLS Secret.
+            let usable_opaque = secret_type == "Opaque" && missing.is_empty();
+            if secret_type != "kubernetes.io/tls" && !usable_opaque {
                 out.push(Hit::new(
                     path.clone(),
                     format!(
@@ -181,10 +191,6 @@ impl Check for IngressTlsSecret {
                     ),
                 ));
             }
-            let missing: Vec<&str> = ["tls.crt", "tls.key"]
-                .into_iter()
-                .filter(|k| !has_key(secret, k))
-                .collect();
             if !missing.is_empty() {
                 out.push(Hit::new(
                     path,
