@@ -98,6 +98,47 @@ pub fn load(text: &str) -> Vec<Document> {
     docs
 }
 
+/// A stream of JSON values one after another (`{…}\n{…}`), which kubectl
+/// reads as one document per value (its JSON decoder reads a stream) while
+/// neither strict JSON nor YAML does. `None` unless the whole text is such a
+/// stream of at least two values; each value keeps its own positions.
+pub fn load_json_stream(text: &str) -> Option<Vec<Document>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut spans = Vec::new();
+    let mut start = 0usize;
+    while let Some(next) = stream.next() {
+        let value = next.ok()?;
+        let end = stream.byte_offset();
+        spans.push((start, end, value));
+        start = end;
+    }
+    if spans.len() < 2 {
+        return None;
+    }
+    let mut docs = Vec::new();
+    for (index, (from, to, value)) in spans.into_iter().enumerate() {
+        let slice = text.get(from..to)?;
+        // where the value itself opens: past the blanks that separate it
+        let lead = slice.len() - slice.trim_start().len();
+        let opens = from + lead;
+        let before = text.get(..opens)?;
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1);
+        // the value re-read as YAML (JSON is YAML) at its own place, for positions
+        let padded = format!("{}{}", " ".repeat(column), slice.trim_start());
+        let mut positions = HashMap::new();
+        let value = parse_document(&padded, line, &mut positions).map(|_| value);
+        docs.push(Document {
+            index,
+            line,
+            value,
+            positions,
+        });
+    }
+    Some(docs)
+}
+
 /// (first line, text) per document; separators are kept with the document they open.
 fn split_documents(text: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();

@@ -618,6 +618,72 @@ fn yaml_that_kubectl_reads_is_read_and_templates_are_named() {
     );
 }
 
+/// kubectl reads JSON values one after another (its JSON decoder reads a
+/// stream), in a `.json` file or any input that opens with `{`; neither
+/// strict JSON nor YAML does. Each value is an object at its own line.
+#[test]
+fn a_stream_of_json_objects_is_read_as_kubectl_reads_it() {
+    let dir = tempdir();
+    let svc = |name: &str| {
+        format!(
+            "{{\"apiVersion\": \"v1\", \"kind\": \"Service\",\n \"metadata\": {{\"name\": \"{name}\"}},\n \"spec\": {{\"type\": \"NodePort\"}}}}"
+        )
+    };
+    let stream = format!("{}\n{} {}\n", svc("first"), svc("second"), svc("third"));
+    write(&dir, "list.json", &stream);
+    write(&dir, "list.yaml", &stream.replace("first", "fourth"));
+    let o = run(&["check", dir.to_str().unwrap(), "--format", "json"], None);
+    let v = json_out(&o);
+    assert_eq!(v["errors"], serde_json::json!([]), "{v}");
+    let mut found: Vec<(String, u64, u64)> = v["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "service-type-nodeport")
+        .map(|f| {
+            (
+                f["object"]["name"].as_str().unwrap().to_string(),
+                f["location"]["line"].as_u64().unwrap(),
+                f["location"]["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    // `third` opens on the line where `second` closes; each keeps its lines
+    assert_eq!(
+        found,
+        [
+            ("first".to_string(), 3, 11),
+            ("fourth".to_string(), 3, 11),
+            ("second".to_string(), 6, 11),
+            ("second".to_string(), 6, 11),
+            ("third".to_string(), 8, 11),
+            ("third".to_string(), 8, 11),
+        ],
+        "{v}"
+    );
+    // not a stream: the JSON error stays where it is
+    write(&dir, "broken.json", "{\"apiVersion\": \"v1\"}\n{\"kind\": ");
+    let o = run(
+        &[
+            "check",
+            dir.join("broken.json").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    let v = json_out(&o);
+    assert_eq!(o.status.code(), Some(2), "{v}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("not valid JSON"),
+        "{v}"
+    );
+}
+
 fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "portcullis-cli-{}-{}",

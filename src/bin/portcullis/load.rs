@@ -270,14 +270,22 @@ fn read_text(path: &Path) -> Result<String, Problem> {
 /// JSON files are parsed as JSON (exact error positions); positions come
 /// from reading the same text as YAML, which JSON is. A `.json` file that is
 /// not strict JSON but reads as YAML (a trailing comma, several objects) is
-/// taken as YAML, as kubectl's kustomize does.
+/// taken as YAML, as kubectl's kustomize does; a stream of JSON values one
+/// after another is one document per value, as kubectl's JSON decoder reads.
 fn parse(path: &Path, text: &str) -> Result<Vec<Document>, Problem> {
     let is_json = path
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     if !is_json {
-        return Ok(yaml::load(text));
+        let docs = yaml::load(text);
+        // kubectl reads any input opening with `{` as JSON, a stream of values
+        if docs.iter().any(|d| d.value.is_err()) && text.trim_start().starts_with('{') {
+            if let Some(stream) = yaml::load_json_stream(text) {
+                return Ok(stream);
+            }
+        }
+        return Ok(docs);
     }
     let mut docs = yaml::load(text);
     match portcullis::parse_json(text.as_bytes()) {
@@ -289,18 +297,22 @@ fn parse(path: &Path, text: &str) -> Result<Vec<Document>, Problem> {
         }
         Err(_) if text.trim().is_empty() => Ok(Vec::new()),
         Err(_) if !docs.is_empty() && docs.iter().all(|d| d.value.is_ok()) => Ok(docs),
-        Err(e) => Err(match e {
-            portcullis::Error::Json {
-                line,
-                column,
-                message,
-            } => (
-                Some(line),
-                Some(column),
-                format!("not valid JSON: {message}"),
-            ),
-            other => (None, None, other.to_string()),
-        }),
+        Err(e) => match yaml::load_json_stream(text) {
+            // several JSON values one after another, as kubectl reads them
+            Some(stream) => Ok(stream),
+            None => Err(match e {
+                portcullis::Error::Json {
+                    line,
+                    column,
+                    message,
+                } => (
+                    Some(line),
+                    Some(column),
+                    format!("not valid JSON: {message}"),
+                ),
+                other => (None, None, other.to_string()),
+            }),
+        },
     }
 }
 
