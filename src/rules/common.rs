@@ -179,6 +179,80 @@ pub fn controller_of(service: &Object<'_>, cx: &Context<'_>) -> Option<&'static 
     })
 }
 
+/// Node agents, which need the node's network for what they do: the control
+/// plane's static pods, kube-proxy, CNI plugins, load-balancer speakers and
+/// node exporters. By image name or by the program a container runs.
+const NODE_AGENTS: &[(&str, &str)] = &[
+    ("kube-apiserver", "the Kubernetes API server"),
+    (
+        "kube-controller-manager",
+        "the Kubernetes controller manager",
+    ),
+    ("kube-scheduler", "the Kubernetes scheduler"),
+    ("hyperkube", "a Kubernetes control-plane component"),
+    ("etcd", "etcd"),
+    ("kube-proxy", "kube-proxy"),
+    ("calico/node", "Calico"),
+    ("calico-node", "Calico"),
+    ("flannel", "flannel"),
+    ("flanneld", "flannel"),
+    ("cilium/cilium", "Cilium"),
+    ("cilium-agent", "Cilium"),
+    ("cilium/operator", "the Cilium operator"),
+    ("cilium/operator-generic", "the Cilium operator"),
+    ("cilium/operator-aws", "the Cilium operator"),
+    ("cilium/operator-azure", "the Cilium operator"),
+    ("amazon-k8s-cni", "the AWS VPC CNI"),
+    ("weaveworks/weave-kube", "Weave Net"),
+    ("kube-router", "kube-router"),
+    ("antrea/antrea-agent-ubuntu", "Antrea"),
+    ("metallb/speaker", "MetalLB's speaker"),
+    ("node-exporter", "the Prometheus node exporter"),
+];
+
+/// Architecture suffixes of per-architecture control-plane images
+/// (`kube-apiserver-amd64`).
+const ARCH_SUFFIXES: &[&str] = &["-amd64", "-arm64", "-arm", "-ppc64le", "-s390x"];
+
+/// The node agent a workload runs, if it runs one: by any container's image
+/// (registry, tag, digest and architecture suffix aside) or by the program
+/// its command starts. Advice to take such a pod off the host network, or
+/// an automatic fix doing it, would break the node.
+pub fn node_agent_of(obj: &Object<'_>) -> Option<&'static str> {
+    let (spec, _) = obj.pod_spec()?;
+    spec.all_containers().find_map(|(_, _, c)| {
+        let by_image = c.image.as_deref().and_then(|image| {
+            NODE_AGENTS.iter().find_map(|(name, agent)| {
+                let hit = image_matches(image, name)
+                    || ARCH_SUFFIXES
+                        .iter()
+                        .any(|arch| image_matches(image, &format!("{name}{arch}")));
+                hit.then_some(*agent)
+            })
+        });
+        let by_program = || {
+            let program = c.command.as_ref()?.first()?;
+            let program = program.rsplit('/').next().unwrap_or(program);
+            NODE_AGENTS
+                .iter()
+                .find(|(name, _)| !name.contains('/') && *name == program)
+                .map(|(_, agent)| *agent)
+        };
+        by_image.or_else(by_program)
+    })
+}
+
+/// How to keep a node agent on the host network, for messages.
+pub fn node_agent_advice(obj: &Object<'_>, rule: &str, agent: &str) -> String {
+    format!(
+        "It runs {agent}, a node agent that needs the node's network: do not take it off the host network. \
+         Exempt it with a reason (settings: `exemptions: [{{rules: [{rule}], namespaces: [{ns}], names: \
+         [{name}], reason: node agent}}]`) and keep what it listens on bound to what needs it.",
+        ns = obj.namespace_or_default(),
+        name = obj.name,
+    )
+}
+
 /// How to keep an ingress controller's own Service exposed, for messages.
 pub fn controller_advice(service: &Object<'_>, rule: &str, controller: &str) -> String {
     format!(

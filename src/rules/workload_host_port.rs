@@ -5,7 +5,7 @@ use crate::params::{Params, PortRange};
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
-use crate::rules::WORKLOAD_KINDS;
+use crate::rules::{node_agent_advice, node_agent_of, WORKLOAD_KINDS};
 use crate::{doc_refs, doc_text};
 use serde_json::json;
 
@@ -116,12 +116,16 @@ impl Check for Configured {
                                and NetworkPolicies";
                 let hit = if host_network {
                     // removing hostPort would not help: defaulting puts it back
+                    let advice = match node_agent_of(obj) {
+                        Some(agent) => node_agent_advice(obj, META.id, agent),
+                        None => "Take the pod off the host network and expose the container through a Service."
+                            .to_string(),
+                    };
                     Hit::new(
                         path,
                         format!(
                             "{name} runs on the host network, so container `{container_name}` ({list}) binds host port \
-                             {host_port}: {exposed}, and {allowed}. Take the pod off the host network and expose the \
-                             container through a Service."
+                             {host_port}: {exposed}, and {allowed}. {advice}"
                         ),
                     )
                 } else {
