@@ -119,6 +119,36 @@ pub fn remove_annotation_patch(key: &str) -> Vec<Value> {
     vec![json!({"op": "remove", "path": annotation_pointer(key)})]
 }
 
+/// Controllers that terminate TLS from their own annotations, without a
+/// `spec.tls` entry: the certificate is named there (a cloud certificate, a
+/// Traefik resolver) or the connection passes through to the backend. The
+/// key, and whether it is a Go boolean (true to turn TLS on) or a name.
+const TLS_ANNOTATIONS: &[(&str, bool)] = &[
+    ("networking.gke.io/managed-certificates", false),
+    ("ingress.gcp.kubernetes.io/pre-shared-cert", false),
+    ("alb.ingress.kubernetes.io/certificate-arn", false),
+    ("traefik.ingress.kubernetes.io/router.tls", true),
+    (
+        "traefik.ingress.kubernetes.io/router.tls.certresolver",
+        false,
+    ),
+    ("nginx.ingress.kubernetes.io/ssl-passthrough", true),
+];
+
+/// The annotation through which the Ingress's controller serves TLS
+/// without a `spec.tls` entry, if it carries one.
+pub fn tls_by_annotation(obj: &Object<'_>) -> Option<&'static str> {
+    TLS_ANNOTATIONS.iter().find_map(|(key, boolean)| {
+        let value = obj.annotation(key)?;
+        let on = if *boolean {
+            crate::rules::go_parse_bool(value) == Some(true)
+        } else {
+            !value.trim().is_empty()
+        };
+        on.then_some(*key)
+    })
+}
+
 /// Whether an annotation value reads as false (`"false"`, any case).
 pub fn is_false(v: Option<&str>) -> bool {
     v.is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))

@@ -4,7 +4,7 @@ use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::ingress_common::{
-    normalize_host, rule_host, rule_host_pointer, tls_covers, INGRESS_KINDS,
+    normalize_host, rule_host, rule_host_pointer, tls_by_annotation, tls_covers, INGRESS_KINDS,
 };
 use crate::{doc_refs, doc_text};
 
@@ -28,7 +28,9 @@ static META: RuleMeta = RuleMeta {
            covers every host, the host-less rules and the default backend included (the Ingress API's \
            meaning: the controller's default). A rule host is reported once even if several rules repeat \
            it. An Ingress with no TLS at all is reported here host by host as well (as a `requireTLS` \
-           check would), besides the single `ingress-tls-missing` finding."),
+           check would), besides the single `ingress-tls-missing` finding. An Ingress whose controller serves \
+           TLS from an annotation (the ones `ingress-tls-missing` lists) is not checked: the certificate it \
+           names is not in the manifest."),
     why: doc_text!("A host missing from every TLS entry is served over plain HTTP, or with a certificate that does \
           not name it, while its neighbours look protected: the partial TLS hides the gap. Host-less rules \
           and the default backend answer for any name, so they need a TLS entry without hosts."),
@@ -45,6 +47,10 @@ plain_rule!(IngressHostWithoutTls, META);
 impl Check for IngressHostWithoutTls {
     fn check(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some(spec) = obj.ingress() else { return };
+        // a certificate named in an annotation: which hosts it names is not here
+        if tls_by_annotation(obj).is_some() {
+            return;
+        }
         let name = obj.display_name();
         let no_tls = spec.tls.as_ref().is_none_or(|t| t.is_empty());
         let none_note = if no_tls {

@@ -3,7 +3,7 @@ use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
-use crate::rules::ingress_common::INGRESS_KINDS;
+use crate::rules::ingress_common::{tls_by_annotation, INGRESS_KINDS};
 use crate::{doc_refs, doc_text};
 
 #[derive(Default)]
@@ -23,7 +23,11 @@ static META: RuleMeta = RuleMeta {
            covered is `ingress-host-without-tls`; whether each entry names a usable Secret is \
            `ingress-tls-secret`. Unlike a `tlsOptional` switch, an Ingress that only sets \
            `kubernetes.io/ingress.allow-http: \"false\"` is still reported: without TLS it serves nothing \
-           safely."),
+           safely. TLS that the controller serves from its own annotations is TLS: GKE's \
+           `networking.gke.io/managed-certificates` and `ingress.gcp.kubernetes.io/pre-shared-cert`, the AWS \
+           Load Balancer Controller's `alb.ingress.kubernetes.io/certificate-arn`, Traefik's \
+           `traefik.ingress.kubernetes.io/router.tls` (true) or `router.tls.certresolver`, and ingress-nginx's \
+           `ssl-passthrough` (true), which hands the TLS connection to the backend."),
     why: doc_text!("Without TLS the Ingress serves its hosts over plain HTTP: credentials, session cookies and data \
           cross the network readable and alterable by anyone on the path. The Ingress is the one entry point \
           that should terminate TLS for every Service behind it."),
@@ -40,7 +44,7 @@ plain_rule!(IngressTlsMissing, META);
 impl Check for IngressTlsMissing {
     fn check(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some(spec) = obj.ingress() else { return };
-        if spec.tls.as_ref().is_some_and(|t| !t.is_empty()) {
+        if spec.tls.as_ref().is_some_and(|t| !t.is_empty()) || tls_by_annotation(obj).is_some() {
             return;
         }
         let path = if spec.tls.is_some() {
