@@ -22,7 +22,8 @@ static META: RuleMeta = RuleMeta {
            one with protocol `HTTP`, `TCP` or `UDP` carries plaintext; one with protocol `HTTPS` or `TLS` that \
            terminates TLS (`tls.mode` unset or `Terminate`) needs at least one `tls.certificateRefs` entry. \
            `tls.mode: Passthrough` hands the TLS stream to the backend, which holds the certificate, and is \
-           allowed. An `HTTP` listener that only redirects to HTTPS is allowed too, when the bundle or the \
+           allowed; so is Istio's `tls.options` `gateway.istio.io/tls-terminate-mode: ISTIO_MUTUAL` or \
+           `ISTIO_SIMPLE`, which terminates with the certificate of Istio's mesh CA. An `HTTP` listener that only redirects to HTTPS is allowed too, when the bundle or the \
            inventory shows it: at least one route attaches to it (a `parentRefs` entry naming the Gateway, \
            with no `sectionName`/`port` or this listener's), every route attached is an `HTTPRoute` (a \
            `GRPCRoute` or any other kind serves plaintext), and every rule of every such route has a \
@@ -82,7 +83,12 @@ impl Check for GatewayListenerPlaintext {
                         .and_then(|t| t.get("certificateRefs"))
                         .and_then(Value::as_array)
                         .is_some_and(|refs| !refs.is_empty());
-                    if mode == "Passthrough" || has_certs {
+                    // Istio terminates these with the certificate its mesh CA issues
+                    let mesh_cert = tls
+                        .and_then(|t| t.pointer("/options/gateway.istio.io~1tls-terminate-mode"))
+                        .and_then(Value::as_str)
+                        .is_some_and(|m| m == "ISTIO_MUTUAL" || m == "ISTIO_SIMPLE");
+                    if mode == "Passthrough" || has_certs || mesh_cert {
                         continue;
                     }
                     format!(
