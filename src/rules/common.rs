@@ -245,9 +245,10 @@ pub fn node_agent_of(obj: &Object<'_>) -> Option<&'static str> {
 /// How to keep a node agent on the host network, for messages.
 pub fn node_agent_advice(obj: &Object<'_>, rule: &str, agent: &str) -> String {
     format!(
-        "It runs {agent}, a node agent that needs the node's network: do not take it off the host network. \
-         Exempt it with a reason (settings: `exemptions: [{{rules: [{rule}], namespaces: [{ns}], names: \
-         [{name}], reason: node agent}}]`) and keep what it listens on bound to what needs it.",
+        "It runs {agent}, a node or control-plane component that needs the node's network: do not take it \
+         off the host network. Exempt it with a reason (settings: `exemptions: [{{rules: [{rule}], namespaces: \
+         [{ns}], names: [{name}], reason: node component}}]`) and keep what it listens on bound to what needs \
+         it.",
         ns = obj.namespace_or_default(),
         name = obj.name,
     )

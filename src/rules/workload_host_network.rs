@@ -99,10 +99,10 @@ mod tests {
         for v in &found {
             let message = v["message"].as_str().unwrap();
             assert!(
-                message.contains("It runs Calico, a node agent"),
+                message.contains("It runs Calico, a node or control-plane component"),
                 "{message}"
             );
-            assert!(message.contains("reason: node agent"), "{message}");
+            assert!(message.contains("reason: node component"), "{message}");
             assert!(!message.contains("Remove hostNetwork"), "{message}");
             assert!(!message.contains("Take the pod off"), "{message}");
         }
