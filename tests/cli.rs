@@ -684,6 +684,34 @@ fn a_stream_of_json_objects_is_read_as_kubectl_reads_it() {
     );
 }
 
+/// YAML may be UTF-16 with a byte order mark; go-yaml and PyYAML read it.
+#[test]
+fn utf16_with_a_byte_order_mark_is_read() {
+    let dir = tempdir();
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: wide}\nspec:\n  type: NodePort\n";
+    let le: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let be: Vec<u8> = [0xFE, 0xFF]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+        .collect();
+    std::fs::write(dir.join("le.yaml"), le).unwrap();
+    std::fs::write(dir.join("be.yaml"), be).unwrap();
+    let o = run(&["check", dir.to_str().unwrap(), "--format", "json"], None);
+    let v = json_out(&o);
+    assert_eq!(v["errors"], serde_json::json!([]), "{v}");
+    let lines: Vec<u64> = v["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "service-type-nodeport")
+        .map(|f| f["location"]["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [5, 5], "{v}");
+}
+
 fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "portcullis-cli-{}-{}",

@@ -257,6 +257,30 @@ fn read_text(path: &Path) -> Result<String, Problem> {
         std::fs::read(path)
     };
     let bytes = bytes.map_err(|e| (None, None, e.to_string()))?;
+    // YAML allows UTF-16 with a byte order mark, and go-yaml and PyYAML read it
+    let utf16 = match bytes.get(..2) {
+        Some([0xFF, 0xFE]) => Some(u16::from_le_bytes as fn([u8; 2]) -> u16),
+        Some([0xFE, 0xFF]) => Some(u16::from_be_bytes as fn([u8; 2]) -> u16),
+        _ => None,
+    };
+    if let Some(unit) = utf16 {
+        let units: Vec<u16> = bytes
+            .get(2..)
+            .unwrap_or_default()
+            .chunks(2)
+            .map(|pair| match pair {
+                [a, b] => unit([*a, *b]),
+                _ => 0xFFFD,
+            })
+            .collect();
+        return String::from_utf16(&units).map_err(|_| {
+            (
+                None,
+                None,
+                "not UTF-16 text, though it opens with a UTF-16 byte order mark".to_string(),
+            )
+        });
+    }
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         (
