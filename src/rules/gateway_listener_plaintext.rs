@@ -25,7 +25,8 @@ static META: RuleMeta = RuleMeta {
            allowed; so is Istio's `tls.options` `gateway.istio.io/tls-terminate-mode: ISTIO_MUTUAL` or \
            `ISTIO_SIMPLE`, which terminates with the certificate of Istio's mesh CA. An `HTTP` listener that only redirects to HTTPS is allowed too, when the bundle or the \
            inventory shows it: at least one route attaches to it (a `parentRefs` entry naming the Gateway, \
-           with no `sectionName`/`port` or this listener's), every route attached is an `HTTPRoute` (a \
+           with no `sectionName`/`port` or this listener's, in the Gateway's namespace; a Gateway or route \
+           manifest without a namespace, which gets one where it is applied, matches any), every route attached is an `HTTPRoute` (a \
            `GRPCRoute` or any other kind serves plaintext), and every rule of every such route has a \
            `RequestRedirect` filter with `scheme: https`. Implementation-specific protocols (domain-prefixed \
            names) are not judged. One finding per listener, at `/spec/listeners/<index>`."),
@@ -131,11 +132,19 @@ fn redirects_only(gateway: &Object<'_>, listener: &Value, cx: &Context<'_>) -> b
             .and_then(Value::as_array);
         let attaches = refs.into_iter().flatten().any(|r| {
             let field = |k: &str| r.get(k).and_then(Value::as_str);
+            // A manifest without a namespace gets one where it is applied
+            // (kustomize's `namespace:`, the kubectl context): it matches any.
+            let same_namespace = match field("namespace") {
+                Some(ns) => gateway.namespace.is_none_or(|g| g == ns),
+                None => route
+                    .namespace
+                    .zip(gateway.namespace)
+                    .is_none_or(|(r, g)| r == g),
+            };
             field("group").unwrap_or("gateway.networking.k8s.io") == "gateway.networking.k8s.io"
                 && field("kind").unwrap_or("Gateway") == "Gateway"
                 && field("name") == Some(gateway.name)
-                && field("namespace").unwrap_or(route.namespace_or_default())
-                    == gateway.namespace_or_default()
+                && same_namespace
                 && field("sectionName").is_none_or(|s| Some(s) == name)
                 && r.get("port")
                     .and_then(Value::as_i64)
