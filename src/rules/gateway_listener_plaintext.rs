@@ -26,7 +26,9 @@ static META: RuleMeta = RuleMeta {
            `ISTIO_SIMPLE`, which terminates with the certificate of Istio's mesh CA. An `HTTP` listener that only redirects to HTTPS is allowed too, when the bundle or the \
            inventory shows it: at least one route attaches to it (a `parentRefs` entry naming the Gateway, \
            with no `sectionName`/`port` or this listener's, in the Gateway's namespace; a Gateway or route \
-           manifest without a namespace, which gets one where it is applied, matches any), every route attached is an `HTTPRoute` (a \
+           manifest without a namespace, which gets one where it is applied, matches any) and the listener's \
+           `allowedRoutes.namespaces.from` admits it (`Same`, the default, bars routes of another namespace), \
+           every route attached is an `HTTPRoute` (a \
            `GRPCRoute` or any other kind serves plaintext), and every rule of every such route has a \
            `RequestRedirect` filter with `scheme: https`. Implementation-specific protocols (domain-prefixed \
            names) are not judged. One finding per listener, at `/spec/listeners/<index>`."),
@@ -121,9 +123,22 @@ impl Check for GatewayListenerPlaintext {
 fn redirects_only(gateway: &Object<'_>, listener: &Value, cx: &Context<'_>) -> bool {
     let name = listener.get("name").and_then(Value::as_str);
     let port = listener.get("port").and_then(Value::as_i64);
+    // `Same` is the default; a namespace selector is not judged here
+    let from = listener
+        .pointer("/allowedRoutes/namespaces/from")
+        .and_then(Value::as_str)
+        .unwrap_or("Same");
     let mut attached = 0;
     for route in cx.others(gateway) {
         if route.group() != "gateway.networking.k8s.io" || !route.kind.ends_with("Route") {
+            continue;
+        }
+        let barred = from == "Same"
+            && route
+                .namespace
+                .zip(gateway.namespace)
+                .is_some_and(|(r, g)| r != g);
+        if barred {
             continue;
         }
         let refs = route
