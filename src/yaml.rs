@@ -117,16 +117,25 @@ pub fn load_json_stream(text: &str) -> Option<Vec<Document>> {
         return None;
     }
     let mut docs = Vec::new();
+    // lines are counted once over the whole text, value after value
+    let (mut line, mut line_start, mut counted) = (1usize, 0usize, 0usize);
     for (index, (from, to, value)) in spans.into_iter().enumerate() {
         let slice = text.get(from..to)?;
         // where the value itself opens: past the blanks that separate it
         let lead = slice.len() - slice.trim_start().len();
         let opens = from + lead;
-        let before = text.get(..opens)?;
-        let line = before.matches('\n').count() + 1;
-        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1);
+        let skipped = text.get(counted..opens)?;
+        line += skipped.matches('\n').count();
+        if let Some(last) = skipped.rfind('\n') {
+            line_start = counted + last + 1;
+        }
+        counted = opens;
+        let column = opens - line_start;
         // the value re-read as YAML (JSON is YAML) at its own place, for positions
-        let padded = format!("{}{}", " ".repeat(column), slice.trim_start());
+        // (padding bounded: on a minified stream's one long line the
+        // columns of the value's first line count from where it opens)
+        let pad = if column <= 4096 { column } else { 0 };
+        let padded = format!("{}{}", " ".repeat(pad), slice.trim_start());
         let mut positions = HashMap::new();
         let value = parse_document(&padded, line, &mut positions).map(|_| value);
         docs.push(Document {
