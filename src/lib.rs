@@ -22,6 +22,8 @@ pub mod versions;
 pub mod yaml;
 #[cfg(feature = "yaml")]
 pub mod yamlcheck;
+#[cfg(feature = "yaml")]
+pub mod yamlfix;
 
 #[cfg(all(target_arch = "wasm32", not(feature = "no-abi")))]
 mod abi;
