@@ -1,19 +1,23 @@
-// Runs the rules off the main thread, so typing stays smooth on large manifests.
-import init, { checkYaml, rules, version } from './pkg/portcullis.js';
+// Runs the rules off the main thread, so typing stays smooth on large
+// manifests. The module is the npm package's API over the same glue; its
+// bytes are the page's own cached portcullis.wasm, compiled while streaming.
+import { makeApi } from '../../bindings/web/js/api.js';
 
-const ready = init();
+const api = makeApi(null);
+const ready = api.init({ wasm: new URL('./portcullis.wasm', self.location.href) });
 
 self.onmessage = async (event) => {
   const { id, type } = event.data;
   try {
     await ready;
     if (type === 'rules') {
-      self.postMessage({ id, catalogue: JSON.parse(rules()), version: version() });
+      self.postMessage({ id, catalogue: api.rules(), version: api.version() });
     } else if (type === 'check') {
       const start = performance.now();
-      const text = checkYaml(event.data.yaml, event.data.settings);
-      const checkMs = performance.now() - start;
-      self.postMessage({ id, result: JSON.parse(text), checkMs });
+      const result = api.check(event.data.yaml, event.data.settings);
+      self.postMessage({ id, result, checkMs: performance.now() - start });
+    } else if (type === 'fix') {
+      self.postMessage({ id, result: api.applyFixes(event.data.yaml, event.data.findings) });
     }
   } catch (err) {
     self.postMessage({ id, failure: String(err && err.message ? err.message : err) });
