@@ -5,7 +5,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFile, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { appWithPackage } from './pack.mjs';
 import { serve, launch } from './chromium.mjs';
@@ -34,7 +36,7 @@ init().then(() => {
   document.body.dataset.result = JSON.stringify(r.error ? r : r.findings.map((f) => [f.rule, f.line]));
 }, (e) => { document.body.dataset.result = JSON.stringify({ failure: String(e) }); });
 `;
-const HTML = (script) => `<!doctype html><html><head><meta charset="utf-8"><title>app</title></head>
+const HTML = (script) => `<!doctype html><html><head><meta charset="utf-8"><title>app</title><link rel="icon" href="data:,"></head>
 <body><script type="module" src="${script}"></script></body></html>`;
 
 let browser;
@@ -73,74 +75,72 @@ function app(name) {
   return dir;
 }
 
-async function assertServed(dir, url, label) {
+async function assertServed(url, label) {
   const { result, early, problems } = await run(url);
   assert.deepEqual(result, expected, `${label}: ${JSON.stringify(result)}`);
   assert.deepEqual(problems, [], label);
   console.log(`${label}: findings shown; check() before init(): ${early}`);
 }
 
-test('esbuild (default: iife bundle for the browser)', async () => {
-  const { build } = await import('esbuild');
-  const dir = app('esbuild');
-  await build({ entryPoints: [join(dir, 'src/main.js')], bundle: true, outfile: join(dir, 'dist/main.js'), logLevel: 'silent' });
-  writeFileSync(join(dir, 'dist/index.html'), HTML('main.js'));
+const here = dirname(fileURLToPath(import.meta.url));
+const LIMIT_MS = 180000;
+
+/** Runs the app's build in its own process; resolves when it exits 0. */
+function buildApp(tool, dir) {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [join(here, 'bundle-app.mjs'), 'build', tool, dir], { timeout: LIMIT_MS },
+      (err, stdout, stderr) => (err ? reject(new Error(`${tool} build: ${err.message}\n${stdout}${stderr}`)) : resolve()));
+  });
+}
+
+/** Starts the app's dev server in its own process; resolves to {url, stop}. */
+function devServer(tool, dir) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(here, 'bundle-app.mjs'), 'dev', tool, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${tool} dev server did not start:\n${log}`)); }, LIMIT_MS);
+    const stop = () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); setTimeout(() => child.kill('SIGKILL'), 5000); });
+    child.stdout.on('data', (d) => {
+      log += d;
+      const m = /url (\S+)/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1], stop });
+      }
+    });
+    child.stderr.on('data', (d) => { log += d; });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${tool} dev server ended (${code}):\n${log}`)); });
+  });
+}
+
+async function builtAndServed(tool, html) {
+  const dir = app(tool);
+  writeFileSync(join(dir, 'index.html'), HTML(html));
+  await buildApp(tool, dir);
+  if (tool === 'esbuild' || tool === 'webpack') writeFileSync(join(dir, 'dist/index.html'), HTML('main.js'));
   const server = await serve(join(dir, 'dist'));
   try {
-    await assertServed(dir, server.url, 'esbuild');
+    await assertServed(server.url, `${tool} build`);
   } finally {
     await server.close();
   }
-});
+}
+
+test('esbuild (defaults: an iife bundle for the browser)', () => builtAndServed('esbuild', 'main.js'));
 
 for (const vite of ['vite7', 'vite8']) {
-  test(`${vite}: production build`, async () => {
-    const { build } = await import(vite);
-    const dir = app(`${vite}-build`);
-    writeFileSync(join(dir, 'index.html'), HTML('/src/main.js'));
-    await build({ root: dir, configFile: false, logLevel: 'silent', build: { outDir: join(dir, 'dist') } });
-    const server = await serve(join(dir, 'dist'));
-    try {
-      await assertServed(dir, server.url, `${vite} build`);
-    } finally {
-      await server.close();
-    }
-  });
+  test(`${vite}: production build`, () => builtAndServed(vite, '/src/main.js'));
 
   test(`${vite}: dev server (dependency pre-bundling)`, async () => {
-    const { createServer } = await import(vite);
     const dir = app(`${vite}-dev`);
     writeFileSync(join(dir, 'index.html'), HTML('/src/main.js'));
-    const server = await createServer({
-      root: dir, configFile: false, logLevel: 'silent', cacheDir: join(dir, '.vite'),
-      server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
-    });
-    await server.listen();
+    const server = await devServer(vite, dir);
     try {
-      const { port } = server.httpServer.address();
-      await assertServed(dir, `http://127.0.0.1:${port}/`, `${vite} dev`);
+      await assertServed(server.url, `${vite} dev`);
     } finally {
-      await server.close();
+      await server.stop();
     }
   });
 }
 
-test('webpack 5 (production mode, default rules)', async () => {
-  const webpack = (await import('webpack')).default;
-  const dir = app('webpack');
-  const stats = await new Promise((resolve, reject) => {
-    webpack({
-      mode: 'production', context: dir, entry: './src/main.js',
-      output: { path: join(dir, 'dist'), filename: 'main.js' },
-      performance: { hints: false },
-    }, (err, s) => (err ? reject(err) : resolve(s)));
-  });
-  assert.equal(stats.hasErrors(), false, stats.toString('errors-only'));
-  writeFileSync(join(dir, 'dist/index.html'), HTML('main.js'));
-  const server = await serve(join(dir, 'dist'));
-  try {
-    await assertServed(dir, server.url, 'webpack');
-  } finally {
-    await server.close();
-  }
-});
+test('webpack 5 (production mode, default rules)', () => builtAndServed('webpack', 'main.js'));

@@ -26,7 +26,12 @@ export async function serve(dir) {
     res.end(readFileSync(file));
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((r) => server.close(r)) };
+  // the browser keeps connections open; closing must not wait for them
+  const close = () => new Promise((r) => {
+    server.close(r);
+    server.closeAllConnections();
+  });
+  return { url: `http://127.0.0.1:${server.address().port}/`, close };
 }
 
 /** A fresh browser profile; `close()` ends the browser and removes the profile. */
