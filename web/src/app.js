@@ -464,7 +464,8 @@ async function start() {
     if (e.dataTransfer && [...e.dataTransfer.types].includes('Files')) e.preventDefault();
   });
   window.addEventListener('drop', (e) => {
-    if (e.dataTransfer && e.dataTransfer.files.length) {
+    // the editor handles drops on itself
+    if (!e.defaultPrevented && e.dataTransfer && e.dataTransfer.files.length) {
       e.preventDefault();
       openFiles(e.dataTransfer.files);
     }

@@ -348,7 +348,8 @@ test('a 5,000-line paste over another stays under a second of main-thread work',
   const manifest = (variant) => {
     const docs = [];
     for (let i = 0; docs.length * 20 < 5000; i++) {
-      const type = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ClusterIP'][i % 4];
+      // about 430 findings, as the manifest the page was first measured on
+      const type = ['NodePort', 'LoadBalancer', 'ClusterIP', 'LoadBalancer'][i % 4];
       docs.push(`apiVersion: v1
 kind: Service
 metadata:
@@ -400,7 +401,7 @@ spec:
     view.dispatch({ changes: { from: view.state.doc.length, insert: '# end\n' } });
     return performance.now() - t0;
   });
-  assert.ok(keystroke < 50, `keystroke took ${keystroke} ms`);
+  assert.ok(keystroke < 100, `keystroke took ${keystroke} ms`);
   await page.close();
 });
 
