@@ -8,6 +8,7 @@ pub mod cases;
 pub mod docs;
 pub mod engine;
 pub mod error;
+pub mod glob;
 pub mod net;
 pub mod object;
 pub mod params;

@@ -1,6 +1,7 @@
 // The npm package in Node, installed from its tarball: ESM and CommonJS give
-// the native verdicts of every rule case, take JavaScript objects, and answer
-// every wrong argument with an error answer instead of throwing or trapping.
+// the findings each case states and the native answers, take JavaScript
+// objects, and answer every wrong argument with an error answer instead of
+// throwing or trapping.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -8,6 +9,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { root, appWithPackage } from './pack.mjs';
+// the one judge every JavaScript harness holds a module's answer to
+import { judgeFindings, judgeReport } from '../../wasm-tests/node/judge.mjs';
 
 const app = appWithPackage('node');
 const { cases } = JSON.parse(readFileSync(join(root, 'target/web-cases.json'), 'utf8'));
@@ -15,15 +18,6 @@ const { cases } = JSON.parse(readFileSync(join(root, 'target/web-cases.json'), '
 writeFileSync(join(app, 'esm.mjs'), "export * from 'portcullis';\n");
 const esm = await import(pathToFileURL(join(app, 'esm.mjs')).href);
 const cjs = createRequire(join(app, 'index.cjs'))('portcullis');
-
-/** The verdict of one case, read the way the native harness reads it. */
-function judge(c, findings) {
-  const mine = findings.filter((f) => f.rule === c.rule);
-  const denied = mine.filter((f) => f.action === 'deny').length;
-  const ok = (c.expect === 'allow' ? denied === 0 : mine.length > 0)
-    && (c.count === null || c.count === mine.length);
-  assert.ok(ok, `${c.name}: expected ${c.expect}${c.count === null ? '' : ` (${c.count})`}, got ${denied} denied of ${mine.length}`);
-}
 
 test('cases were exported', () => {
   assert.ok(cases.length > 0);
@@ -34,14 +28,20 @@ test('every case: evaluate and check answer what the native core answers', () =>
   for (const c of cases) {
     // the input as JSON text and as an object give one answer
     const answer = esm.evaluate(c.input);
+    judgeReport(c.name, c.expectation, answer);
     assert.deepEqual(answer, c.native, c.name);
     assert.deepEqual(cjs.evaluate(JSON.parse(c.input)), c.native, c.name);
-    judge(c, [...answer.violations, ...answer.warnings]);
     if (c.yaml === undefined) continue;
     const report = esm.check(c.yaml, c.settings);
-    assert.deepEqual(report, c.nativeYaml, c.name);
+    assert.equal(report.error, undefined, `${c.name}: ${JSON.stringify(report.error)}`);
     assert.deepEqual(report.errors, [], `${c.name}: case files parse`);
-    judge(c, report.findings);
+    judgeFindings(c.name, c.expectation, report.findings);
+    assert.deepEqual(report, c.nativeYaml, c.name);
+    // the YAML path finds what the JSON contract finds, each with a real line
+    const count = (fs) => fs.filter((f) => f.rule === c.rule).length;
+    assert.equal(count(report.findings), count([...answer.violations, ...answer.warnings]), c.name);
+    const lines = c.yaml.split('\n').length;
+    for (const f of report.findings) assert.ok(f.line >= 1 && f.line <= lines, `${c.name}: line ${f.line}`);
     // settings as JSON text still work, and the old name answers JSON text
     assert.deepEqual(cjs.check(c.yaml, JSON.stringify(c.settings)), c.nativeYaml, c.name);
     assert.deepEqual(JSON.parse(esm.checkYaml(c.yaml, c.settings)), c.nativeYaml, c.name);
