@@ -4,16 +4,23 @@
 //! the caller's arguments, turns objects into JSON and answers back parsed
 //! objects. None of these functions fails: bad input is an error answer.
 
+use portcullis::PolicyCache;
 use serde_json::Value;
 use wasm_bindgen::prelude::wasm_bindgen;
 
+/// The module's memory lives as long as the page: settings sent again and
+/// again are compiled once.
+static CACHE: PolicyCache = PolicyCache::new();
+
 /// The JSON contract: any accepted input shape in, the one answer shape out.
+/// The input is the caller's own call, so its settings are the caller's.
 #[wasm_bindgen]
 pub fn evaluate(input: &str) -> String {
-    portcullis::evaluate_bytes(input.as_bytes()).to_string()
+    CACHE.evaluate_bytes(input.as_bytes()).to_string()
 }
 
-/// `evaluate` with settings given by the caller beside the input.
+/// `evaluate` with settings given by the caller beside the input: those are
+/// the settings, and settings inside the input need their consent.
 #[wasm_bindgen(js_name = evaluateWith)]
 pub fn evaluate_with(input: &str, settings: &str) -> String {
     let answer = portcullis::parse_json(input.as_bytes()).and_then(|input| {
@@ -22,7 +29,7 @@ pub fn evaluate_with(input: &str, settings: &str) -> String {
             settings: settings.as_ref(),
             inventory: None,
         };
-        portcullis::evaluate(&input, host)
+        CACHE.evaluate(&input, host)
     });
     match answer {
         Ok(report) => report.to_value().to_string(),
