@@ -112,7 +112,7 @@ export interface LocatedFinding extends Finding {
   index: number;
   /** 0-based index of the YAML document. */
   document: number;
-  /** 1-based line and column in the YAML text. */
+  /** 1-based line and column in the YAML text; the column counts characters (code points), not UTF-16 units. */
   line: number;
   column: number;
 }

@@ -122,11 +122,18 @@ export class Editor {
     return undo(this.view);
   }
 
-  /** Offset of a 1-based line and column, clamped to the text. */
+  /**
+   * Offset of a 1-based line and column, clamped to the text. The checker
+   * counts columns in characters (code points) and the editor in UTF-16
+   * units: a character outside the BMP (an emoji) before the finding counts
+   * twice here.
+   */
   offset(line, column) {
     const doc = this.view.state.doc;
     const l = doc.line(Math.min(Math.max(1, line), doc.lines));
-    return Math.min(l.from + Math.max(0, column - 1), l.to);
+    let at = 0;
+    for (let c = 1; c < column && at < l.length; c++) at += l.text.codePointAt(at) > 0xffff ? 2 : 1;
+    return Math.min(l.from + at, l.to);
   }
 
   /** Shows the findings: marks in the gutter, underlines, hover text. */
