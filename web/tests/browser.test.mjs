@@ -73,6 +73,10 @@ async function openPage(url = server.url, options = {}) {
   const problems = [];
   page.on('pageerror', (e) => problems.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  // nothing leaves the page: every request stays on the page's own server
+  page.on('request', (r) => {
+    if (!/^(data|blob):/.test(r.url()) && new URL(r.url()).origin !== new URL(url).origin) problems.push(`request to ${r.url()}`);
+  });
   await page.goto(url);
   await page.waitForSelector('body[data-ready="true"]');
   return { page, problems };
