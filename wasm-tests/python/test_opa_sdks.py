@@ -113,7 +113,7 @@ def expected_response(report, uid):
     """The AdmissionReview the native report implies."""
     response = {"uid": uid, "allowed": report["allowed"]}
     if not report["allowed"]:
-        response["status"] = {"code": 403, "message": "; ".join(f["message"] for f in report["violations"])}
+        response["status"] = {"code": 403, "message": "; ".join(f"{f['rule']}: {f['message']}" for f in report["violations"])}
     shown = report["warnings"] + (report["violations"] if report["allowed"] else [])
     if shown:
         response["warnings"] = [f"{f['rule']}: {f['message']}" for f in shown]
