@@ -435,12 +435,13 @@ spec:
     + `check ${timing.checkMs.toFixed(0)} ms in the worker, render ${timing.renderMs.toFixed(0)} ms, paste to findings ${wallMs} ms`);
   assert.ok(mainThreadMs < 1000, `main thread busy ${mainThreadMs} ms`);
   // a keystroke at the end is handled at once: the rules run in the worker
-  const keystroke = await page.evaluate(() => {
+  const beforeKey = await busy();
+  await page.evaluate(() => {
     const view = window.portcullisEditor;
-    const t0 = performance.now();
     view.dispatch({ changes: { from: view.state.doc.length, insert: '# end\n' } });
-    return performance.now() - t0;
   });
+  const keystroke = (await busy() - beforeKey) * 1000;
+  console.log(`a keystroke at the end of 5,000 lines: main thread ${keystroke.toFixed(1)} ms`);
   assert.ok(keystroke < 100, `keystroke took ${keystroke} ms`);
   await page.close();
 });
