@@ -110,7 +110,10 @@ pub fn load(text: &str) -> Vec<Document> {
 /// neither strict JSON nor YAML does. `None` unless the whole text is such a
 /// stream of at least two values; each value keeps its own positions.
 pub fn load_json_stream(text: &str) -> Option<Vec<Document>> {
+    let full = text.len();
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // ranges are in the text given, byte order mark included
+    let bom = full - text.len();
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
     let mut spans = Vec::new();
     let mut start = 0usize;
@@ -149,6 +152,7 @@ pub fn load_json_stream(text: &str) -> Option<Vec<Document>> {
             index,
             line,
             value,
+            range: bom + opens..bom + to,
             positions,
         });
     }
