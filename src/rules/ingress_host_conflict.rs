@@ -1,3 +1,4 @@
+use crate::cluster::{ApiKind, Lookup, INGRESS};
 use crate::object::Object;
 use crate::plain_rule;
 use crate::report::Severity;
@@ -47,7 +48,10 @@ static META: RuleMeta = RuleMeta {
     ]),
 };
 
-plain_rule!(IngressHostConflict, META);
+/// In a cluster: every Ingress, since any namespace may claim a host.
+static READS: &[&ApiKind] = &[&INGRESS];
+
+plain_rule!(IngressHostConflict, META, reads: READS);
 
 fn paths(rule: &IngressRule) -> Vec<RoutePath> {
     let list: Vec<RoutePath> = rule
@@ -112,6 +116,16 @@ fn collision(
 }
 
 impl Check for IngressHostConflict {
+    fn needs(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Lookup>) {
+        // no field selector reaches the hosts: one listing of every Ingress
+        if obj
+            .ingress()
+            .is_some_and(|s| s.rules.as_ref().is_some_and(|r| !r.is_empty()))
+        {
+            out.push(Lookup::list_all(&INGRESS));
+        }
+    }
+
     fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some(spec) = obj.ingress() else { return };
         let class = ingress_class(obj, spec);

@@ -1,3 +1,4 @@
+use crate::cluster::{ApiKind, Lookup, NETWORK_POLICY};
 use crate::object::{Object, Typed};
 use crate::plain_rule;
 use crate::report::Severity;
@@ -50,7 +51,10 @@ static META: RuleMeta = RuleMeta {
     ]),
 };
 
-plain_rule!(NamespaceDefaultDenyMissing, META);
+/// In a cluster: the NetworkPolicies of the object's namespace.
+static READS: &[&ApiKind] = &[&NETWORK_POLICY];
+
+plain_rule!(NamespaceDefaultDenyMissing, META, reads: READS);
 
 fn selects_all(sel: Option<&LabelSelector>) -> bool {
     sel.is_none_or(|s| {
@@ -85,11 +89,25 @@ fn holds_pods(obj: &Object<'_>) -> bool {
 }
 
 impl Check for NamespaceDefaultDenyMissing {
+    fn needs(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Lookup>) {
+        if holds_pods(obj) {
+            out.push(Lookup::list(&NETWORK_POLICY, obj.namespace_or_default()));
+        }
+    }
+
     fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
-        if !cx.has_bundle() || !holds_pods(obj) {
+        if !holds_pods(obj) {
             return;
         }
         let ns = obj.namespace_or_default();
+        // a bundle of manifests stands for the namespaces it deploys; an
+        // admission request's namespace is known only when the inventory
+        // holds its NetworkPolicies or the cluster was read for them
+        let known = cx.knows(NETWORK_POLICY.group, NETWORK_POLICY.kind, ns)
+            || (!cx.admission && cx.has_bundle());
+        if !known {
+            return;
+        }
         let in_ns = |o: &&Object<'_>| o.namespace_or_default() == ns;
         let first = cx.objects.iter().filter(in_ns).find(|o| holds_pods(o));
         if first.is_some_and(|f| f.index != obj.index) {
@@ -196,8 +214,13 @@ mod tests {
         let protected = json!({"namespace": {"shop": {"networking.k8s.io/v1": {"NetworkPolicy": {
             "default-deny": policy("shop", json!({"podSelector": {}}))}}}}});
         assert_eq!(admission_findings(Some(&protected)), 0);
+        // policies of another namespace say nothing about this one's
         let elsewhere = json!({"namespace": {"billing": {"networking.k8s.io/v1": {"NetworkPolicy": {
             "default-deny": policy("billing", json!({"podSelector": {}}))}}}}});
-        assert_eq!(admission_findings(Some(&elsewhere)), 1);
+        assert_eq!(admission_findings(Some(&elsewhere)), 0);
+        // this namespace's policies are known, and none denies by default
+        let partial = json!({"namespace": {"shop": {"networking.k8s.io/v1": {"NetworkPolicy": {
+            "db-only": policy("shop", json!({"podSelector": {"matchLabels": {"app": "db"}}}))}}}}});
+        assert_eq!(admission_findings(Some(&partial)), 1);
     }
 }

@@ -1,4 +1,5 @@
-use crate::object::{join, Object};
+use crate::cluster::{ApiKind, Lookup, SERVICE_ACCOUNT};
+use crate::object::{join, Object, PodSpec};
 use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
@@ -37,20 +38,41 @@ static META: RuleMeta = RuleMeta {
     ]),
 };
 
-plain_rule!(ServiceAccountTokenAutomount, META);
+/// In a cluster: the ServiceAccount a pod runs as.
+static READS: &[&ApiKind] = &[&SERVICE_ACCOUNT];
+
+plain_rule!(ServiceAccountTokenAutomount, META, reads: READS);
+
+/// The ServiceAccount a pod runs as (`default` when unset).
+fn service_account(spec: &PodSpec) -> &str {
+    spec.service_account_name
+        .as_deref()
+        .or(spec.service_account.as_deref())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default")
+}
 
 impl Check for ServiceAccountTokenAutomount {
+    fn needs(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Lookup>) {
+        let Some((spec, _)) = obj.pod_spec() else {
+            return;
+        };
+        // only a pod that sets nothing defers to its ServiceAccount
+        if spec.automount_service_account_token.is_some() {
+            return;
+        }
+        let (ns, sa) = (obj.namespace_or_default(), service_account(spec));
+        if cx.find("", "ServiceAccount", Some(ns), sa).is_none() {
+            out.push(Lookup::get(&SERVICE_ACCOUNT, ns, sa));
+        }
+    }
+
     fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some((spec, spec_path)) = obj.pod_spec() else {
             return;
         };
         let path = join(spec_path, "automountServiceAccountToken");
-        let sa_name = spec
-            .service_account_name
-            .as_deref()
-            .or(spec.service_account.as_deref())
-            .filter(|n| !n.is_empty())
-            .unwrap_or("default");
+        let sa_name = service_account(spec);
         let ns = obj.namespace_or_default();
         let why = match spec.automount_service_account_token {
             Some(false) => return,
