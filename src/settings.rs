@@ -249,6 +249,10 @@ impl Policy {
                         "`{s}`{}",
                         did_you_mean(s, ClusterContext::VALUES.iter().copied())
                     ),
+                    // Kubernetes reads manifests as YAML 1.1, where a bare off is false
+                    Value::Bool(false) => {
+                        "false (an unquoted off in YAML 1.1: write \"off\")".to_string()
+                    }
                     other => type_name(other).to_string(),
                 };
                 return Err(Error::settings(
