@@ -23,7 +23,8 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Bundle,
     params: &[],
-    what: doc_text!("An Ingress rule whose host and path another Ingress of the bundle or the inventory also claims. \
+    what: doc_text!("An Ingress rule whose host and path another Ingress of the bundle, the inventory or (in \
+           Kubewarden) the cluster also claims. \
            Hosts overlap when equal (without case) or when a wildcard matches the other host (`*.a.com` and \
            `x.a.com`; `*` stands for one label); two rules without a host overlap with each other, not with \
            named hosts (which take precedence over them). Paths overlap when they are the same, or when a \

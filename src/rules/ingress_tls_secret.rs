@@ -28,7 +28,9 @@ static META: RuleMeta = RuleMeta {
            `stringData`. An absent Secret is not reported when something will create it: a cert-manager \
            annotation on the Ingress (`cert-manager.io/cluster-issuer` or `cert-manager.io/issuer`), a \
            cert-manager `Certificate` with that `spec.secretName`, a `SealedSecret` of that name or an \
-           `ExternalSecret` whose target is that name, all in the same namespace. Evaluating a single object \
+           `ExternalSecret` whose target is that name, all in the same namespace. In Kubewarden the Secrets are \
+           read from the cluster by name (their producers only when one is absent), so an absent Secret is \
+           known absent. Evaluating a single object \
            (or a bundle and inventory without any Secret or Secret source), only the missing `secretName` is \
            checked: Secrets kept elsewhere cannot be seen and are not assumed absent."),
     why: doc_text!("A TLS entry without a Secret makes the controller serve its default certificate, usually \

@@ -33,12 +33,15 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Bundle,
     params: &[],
-    what: doc_text!("Across a bundle of manifests (or one object with an inventory): every namespace that holds workloads \
+    what: doc_text!("Across a bundle of manifests: every namespace that holds workloads \
            or Services (ExternalName ones aside) but no NetworkPolicy that denies ingress to all its pods by \
            default, that is one with an empty `podSelector`, `Ingress` among its policy types (as Kubernetes \
            defaults them: always, when `policyTypes` is omitted) and no ingress rules. Reported once per \
-           namespace, on its first workload or Service in the bundle. A single object reviewed on its own \
-           never triggers it: there is nothing to tell whether its namespace has the policy."),
+           namespace, on its first workload or Service in the bundle. At admission, each workload or Service \
+           is checked against its namespace's NetworkPolicies when they are known: in the inventory \
+           (Gatekeeper's synced data holding some of that namespace), or read from the cluster (Kubewarden). \
+           A single object reviewed on its own never triggers it: there is nothing to tell whether its \
+           namespace has the policy."),
     why: doc_text!("Until a NetworkPolicy selects a pod, the pod accepts connections from every other pod in the cluster \
           and from anything that reaches the pod network. A default-deny policy makes every other policy an \
           allowlist: one compromised pod can then reach only what was deliberately opened, not every database \

@@ -22,7 +22,7 @@ static META: RuleMeta = RuleMeta {
     params: &[],
     what: doc_text!("Pods and pod templates that do not set `automountServiceAccountToken: false`. The pod's own setting \
            wins; when it sets nothing, the ServiceAccount it runs as (`serviceAccountName`, `default` when unset) \
-           is looked up in the bundle or inventory, and its `automountServiceAccountToken: false` is enough. \
+           is looked up in the bundle, the inventory or (in Kubewarden) the cluster, and its `automountServiceAccountToken: false` is enough. \
            `automountServiceAccountToken: true` on the pod is reported whatever its ServiceAccount says. A token the \
            pod mounts itself (a projected `serviceAccountToken` volume) is a deliberate, visible choice and is \
            not reported."),
