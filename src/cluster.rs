@@ -311,7 +311,10 @@ pub fn evaluate_from(
     mut gathered: Gathered,
     fetch: &mut Fetch<'_>,
 ) -> Result<(Report, Gathered), Error> {
-    let settings = review::detect(input)?.settings.or(host.settings);
+    // the first round's review, read once: a request that needs nothing
+    // from the cluster costs no second parse
+    let mut first = Some(review::detect(input)?);
+    let settings = first.as_ref().and_then(|r| r.settings).or(host.settings);
     let compiled;
     let policy = match settings {
         None | Some(Value::Null) if crate::HEAP_SURVIVES_CALLS => crate::baseline()?,
@@ -324,7 +327,10 @@ pub fn evaluate_from(
     let mut round = 0;
     loop {
         let new = {
-            let mut review = review::detect(input)?;
+            let mut review = match first.take() {
+                Some(review) => review,
+                None => review::detect(input)?,
+            };
             if review.inventory.is_empty() {
                 if let Some(inv) = host.inventory {
                     review.inventory = review::inventory(inv)?;
