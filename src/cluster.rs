@@ -215,6 +215,8 @@ pub struct Gathered {
     pub lookups: Vec<(Lookup, Option<String>)>,
     /// Host calls made (a kind with several versions may take more than one).
     pub calls: usize,
+    /// For each object, the index in `lookups` of the lookup that returned it.
+    origin: Vec<usize>,
 }
 
 impl Gathered {
@@ -245,6 +247,7 @@ impl Gathered {
         match answer {
             Answer::Objects(items) => {
                 let mut checked = Vec::with_capacity(items.len());
+                let at = self.lookups.len();
                 for mut item in items {
                     let Some(map) = item.as_object_mut() else {
                         return self.failed(
@@ -262,14 +265,9 @@ impl Gathered {
                     if !map.get("kind").is_some_and(Value::is_string) {
                         map.insert("kind".into(), Value::String(kind.kind.to_string()));
                     }
-                    if let Err(e) = Object::parse(&item, 0) {
-                        return self.failed(
-                            lookup,
-                            format!("the cluster returned an object portcullis cannot read: {e}"),
-                        );
-                    }
                     checked.push(item);
                 }
+                self.origin.extend(std::iter::repeat_n(at, checked.len()));
                 self.objects.extend(checked);
                 if !matches!(lookup, Lookup::Get { .. }) {
                     self.listed
@@ -286,6 +284,48 @@ impl Gathered {
         }
         self.lookups.push((lookup, None));
     }
+}
+
+impl Gathered {
+    /// Objects the rules cannot read (`(index in objects, why)`): the lookup
+    /// that returned them failed, so its other objects and its listing go too.
+    fn reject(&mut self, bad: Vec<(usize, String)>) {
+        for (object, why) in bad {
+            let Some(&at) = self.origin.get(object) else {
+                continue;
+            };
+            if let Some((lookup, failed)) = self.lookups.get_mut(at) {
+                if failed.is_none() {
+                    *failed = Some(format!(
+                        "the cluster returned an object portcullis cannot read: {why}"
+                    ));
+                    // a Get that found its object listed nothing: the
+                    // listing under that key, if any, is another lookup's
+                    if !matches!(lookup, Lookup::Get { .. }) {
+                        let kind = lookup.kind();
+                        self.listed
+                            .remove(kind.group, kind.kind, lookup.namespace());
+                    }
+                }
+            }
+        }
+        let failed: Vec<bool> = self.lookups.iter().map(|(_, f)| f.is_some()).collect();
+        let keep: Vec<bool> = self
+            .origin
+            .iter()
+            .map(|at| !failed.get(*at).copied().unwrap_or(true))
+            .collect();
+        let mut keep = keep.into_iter();
+        self.objects.retain(|_| keep.next().unwrap_or(false));
+        self.origin
+            .retain(|at| !failed.get(*at).copied().unwrap_or(true));
+    }
+}
+
+/// One round's outcome: the answer, lookups to make, or objects to reject.
+enum Step {
+    Fetch(Vec<Lookup>),
+    Reject(Vec<(usize, String)>),
 }
 
 /// A host's way to the cluster: answers one lookup at one apiVersion.
@@ -326,7 +366,7 @@ pub fn evaluate_from(
     };
     let mut round = 0;
     loop {
-        let new = {
+        let step = {
             let mut review = match first.take() {
                 Some(review) => review,
                 None => review::detect(input)?,
@@ -339,37 +379,48 @@ pub fn evaluate_from(
             if policy.cluster_context == ClusterContext::Off {
                 return Ok((engine::run(&review, policy), gathered));
             }
+            // each round reads the cluster's objects once; one the rules
+            // cannot read fails the lookup that returned it, and the round
+            // starts over without them
             let first = review.inventory.len();
-            // every object was read once when it was recorded
-            review.inventory.extend(
-                gathered
-                    .objects
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, v)| Object::parse(v, first + i).ok()),
-            );
-            review.listed = gathered.listed.clone();
-            let wanted = wanted(&review, policy);
-            let mut new: Vec<Lookup> = Vec::new();
-            for (lookup, _, _) in &wanted {
-                if gathered.outcome(lookup).is_none() && !new.contains(lookup) {
-                    new.push(lookup.clone());
+            let mut bad = Vec::new();
+            for (i, v) in gathered.objects.iter().enumerate() {
+                match Object::parse(v, first + i) {
+                    Ok(o) => review.inventory.push(o),
+                    Err(e) => bad.push((i, e.to_string())),
                 }
             }
-            if new.is_empty() || round >= MAX_ROUNDS {
-                review.unchecked = unchecked(&wanted, &gathered);
-                return Ok((engine::run(&review, policy), gathered));
+            if !bad.is_empty() {
+                Step::Reject(bad)
+            } else {
+                review.listed = gathered.listed.clone();
+                let wanted = wanted(&review, policy);
+                let mut new: Vec<Lookup> = Vec::new();
+                for (lookup, _, _) in &wanted {
+                    if gathered.outcome(lookup).is_none() && !new.contains(lookup) {
+                        new.push(lookup.clone());
+                    }
+                }
+                if new.is_empty() || round >= MAX_ROUNDS {
+                    review.unchecked = unchecked(&wanted, &gathered);
+                    return Ok((engine::run(&review, policy), gathered));
+                }
+                Step::Fetch(new)
             }
-            new
         };
-        // listings first: they answer the lookups by name inside them
-        let (lists, gets): (Vec<Lookup>, Vec<Lookup>) = new
-            .into_iter()
-            .partition(|l| !matches!(l, Lookup::Get { .. }));
-        for lookup in lists.into_iter().chain(gets) {
-            resolve(&mut gathered, lookup, fetch);
+        match step {
+            Step::Reject(bad) => gathered.reject(bad),
+            Step::Fetch(new) => {
+                // listings first: they answer the lookups by name inside them
+                let (lists, gets): (Vec<Lookup>, Vec<Lookup>) = new
+                    .into_iter()
+                    .partition(|l| !matches!(l, Lookup::Get { .. }));
+                for lookup in lists.into_iter().chain(gets) {
+                    resolve(&mut gathered, lookup, fetch);
+                }
+                round += 1;
+            }
         }
-        round += 1;
     }
 }
 

@@ -65,6 +65,15 @@ impl Listed {
         ));
     }
 
+    /// Forgets a listing that turned out incomplete.
+    pub fn remove(&mut self, group: &str, kind: &str, namespace: Option<&str>) {
+        self.0.remove(&(
+            group.to_string(),
+            kind.to_string(),
+            namespace.map(str::to_string),
+        ));
+    }
+
     /// Whether `group/kind` was read completely in `namespace`.
     pub fn covers(&self, group: &str, kind: &str, namespace: &str) -> bool {
         self.0.iter().any(|(g, k, ns)| {

@@ -417,3 +417,28 @@ fn rules_look_up_only_the_kinds_they_declare() {
         .collect();
     assert!(kinds.contains(&"Secret".to_string()), "{kinds:?}");
 }
+
+#[test]
+fn one_unreadable_object_fails_its_whole_listing() {
+    let broken = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "broken", "namespace": "shop"}, "spec": "not a spec"});
+    let mut c = Cluster::with(vec![default_deny("shop"), broken]);
+    let (report, gathered) = c.evaluate(&admit(&deployment("shop"), json!({"profile": "strict"})));
+    // the listing is incomplete, so nothing is concluded from it
+    let ndd = of_rule(&report, "namespace-default-deny-missing");
+    assert_eq!(ndd.len(), 1, "{:?}", report.to_value());
+    assert!(ndd[0].message.contains("not checked"), "{}", ndd[0].message);
+    assert!(ndd[0].message.contains("cannot read"), "{}", ndd[0].message);
+    assert!(!gathered
+        .listed
+        .covers("networking.k8s.io", "NetworkPolicy", "shop"));
+    assert!(gathered
+        .objects
+        .iter()
+        .all(|o| o["kind"] != "NetworkPolicy"));
+    // the ServiceAccount lookup was unaffected
+    assert_eq!(of_rule(&report, "serviceaccount-token-automount").len(), 1);
+    assert!(!of_rule(&report, "serviceaccount-token-automount")[0]
+        .message
+        .contains("not checked"));
+}
