@@ -1958,3 +1958,28 @@ fn the_context_rbac_grants_every_read() {
     }
     println!("the policy server reads: {needed:?}");
 }
+
+/// What docs/kubewarden.md promises: the waPC functions the guest uses to
+/// answer and to read the cluster, nothing else (no WASI).
+#[test]
+fn the_module_imports_only_the_wapc_functions_it_uses() {
+    let (_, module, _) = compiled();
+    let imports: BTreeSet<String> = module
+        .imports()
+        .map(|i| format!("{}.{}", i.module(), i.name()))
+        .collect();
+    let want: BTreeSet<String> = [
+        "__guest_request",
+        "__guest_response",
+        "__guest_error",
+        "__host_call",
+        "__host_response_len",
+        "__host_response",
+        "__host_error_len",
+        "__host_error",
+    ]
+    .iter()
+    .map(|n| format!("wapc.{n}"))
+    .collect();
+    assert_eq!(imports, want);
+}
