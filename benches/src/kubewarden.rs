@@ -82,9 +82,17 @@ impl Cluster {
                     )
                 }),
             "list_resources_by_namespace" | "list_resources_all" => {
-                let items: Vec<&&Value> = of_kind
+                // policy-server keeps listings without their managedFields
+                let items: Vec<Value> = of_kind
                     .iter()
                     .filter(|o| op == "list_resources_all" || ns_of(o) == ns)
+                    .map(|o| {
+                        let mut o = (*o).clone();
+                        if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+                            m.remove("managedFields");
+                        }
+                        o
+                    })
                     .collect();
                 serde_json::to_vec(&json!({"metadata": {}, "items": items}))
                     .map_err(|e| e.to_string())
