@@ -333,37 +333,78 @@ pub type Fetch<'f> = dyn FnMut(&Lookup, &str) -> Answer + 'f;
 
 /// Evaluates any accepted input (as `crate::evaluate`), fetching through
 /// `fetch` the cluster objects the rules need, within `MAX_CALLS` and
-/// `MAX_ROUNDS`. With `clusterContext: off` nothing is fetched.
+/// `MAX_ROUNDS`. The input's settings, or else the host's, are compiled for
+/// this call: for a host that sends them with the request (Kubewarden's
+/// `{request, settings}`). With `clusterContext: off` nothing is fetched.
 pub fn evaluate_in_cluster(
     input: &Value,
     host: Host<'_>,
     fetch: &mut Fetch<'_>,
 ) -> Result<(Report, Gathered), Error> {
-    evaluate_from(input, host, Gathered::default(), fetch)
+    let review = review::detect(input)?;
+    let settings = review.settings.or(host.settings);
+    let policy = Policy::from_settings(settings)?;
+    gather(
+        review,
+        input,
+        &policy,
+        host.inventory,
+        Gathered::default(),
+        fetch,
+    )
 }
 
-/// `evaluate_in_cluster` starting from what an earlier evaluation gathered:
+/// Evaluates under a policy the host compiled (as `crate::evaluate_with`:
+/// settings carried inside the input are an error), fetching what the rules
+/// need through `fetch`, starting from what an earlier evaluation gathered:
 /// lookups already made are not asked again (a host checking the object it
 /// mutated, against the same cluster).
 pub fn evaluate_from(
     input: &Value,
-    host: Host<'_>,
+    policy: &Policy,
+    gathered: Gathered,
+    fetch: &mut Fetch<'_>,
+) -> Result<(Report, Gathered), Error> {
+    evaluate_read(review::detect(input)?, input, policy, gathered, fetch)
+}
+
+/// `evaluate_from` for an input the host already read (`review` is
+/// `review::detect(input)`): a host that checks the request before compiling
+/// the settings does not read it twice.
+pub fn evaluate_read<'a>(
+    review: Review<'a>,
+    input: &'a Value,
+    policy: &Policy,
+    gathered: Gathered,
+    fetch: &mut Fetch<'_>,
+) -> Result<(Report, Gathered), Error> {
+    if review
+        .settings
+        .is_some_and(|s| !crate::is_empty_settings(s))
+    {
+        let member = if review.shape == review::Shape::Gatekeeper {
+            "parameters"
+        } else {
+            "settings"
+        };
+        return Err(Error::InputSettings {
+            path: format!("/{member}"),
+        });
+    }
+    gather(review, input, policy, None, gathered, fetch)
+}
+
+/// The rounds of lookups and the final run. `first` is `input` already
+/// read: a request that needs nothing from the cluster costs no second parse.
+fn gather<'a>(
+    first: Review<'a>,
+    input: &'a Value,
+    policy: &Policy,
+    inventory: Option<&Value>,
     mut gathered: Gathered,
     fetch: &mut Fetch<'_>,
 ) -> Result<(Report, Gathered), Error> {
-    // the first round's review, read once: a request that needs nothing
-    // from the cluster costs no second parse
-    let mut first = Some(review::detect(input)?);
-    let settings = first.as_ref().and_then(|r| r.settings).or(host.settings);
-    let compiled;
-    let policy = match settings {
-        None | Some(Value::Null) if crate::HEAP_SURVIVES_CALLS => crate::baseline()?,
-        Some(Value::Object(m)) if crate::HEAP_SURVIVES_CALLS && m.is_empty() => crate::baseline()?,
-        _ => {
-            compiled = Policy::from_settings(settings)?;
-            &compiled
-        }
-    };
+    let mut first = Some(first);
     let mut round = 0;
     loop {
         let step = {
@@ -372,7 +413,7 @@ pub fn evaluate_from(
                 None => review::detect(input)?,
             };
             if review.inventory.is_empty() {
-                if let Some(inv) = host.inventory {
+                if let Some(inv) = inventory {
                     review.inventory = review::inventory(inv)?;
                 }
             }

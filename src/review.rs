@@ -157,7 +157,8 @@ impl<'a> Context<'a> {
     /// Whether objects of `group/kind` in `namespace` are known here: the
     /// bundle or the inventory holds at least one, or the host read that kind
     /// in that namespace completely. Only then may a rule conclude that one
-    /// of them is absent.
+    /// of them is absent: an inventory synced without that kind, or a bundle
+    /// without it, says nothing.
     pub fn knows(&self, group: &str, kind: &str, namespace: &str) -> bool {
         self.listed.covers(group, kind, namespace)
             || self.all().any(|o| {
@@ -200,27 +201,34 @@ pub fn detect(input: &Value) -> Result<Review<'_>, Error> {
             } else if map.contains_key("review") && !is_k8s_object(input) {
                 review.shape = Shape::Gatekeeper;
                 for k in map.keys() {
-                    if !matches!(k.as_str(), "review" | "parameters") {
+                    if !matches!(k.as_str(), "review" | "parameters" | "inventory") {
                         return Err(Error::input(format!(
-                            "Gatekeeper input has an unknown key `{k}` (expected review, parameters)"
+                            "Gatekeeper input has an unknown key `{k}` (expected review, parameters, inventory)"
                         )));
                     }
                 }
                 review.settings = map.get("parameters");
                 let request = map.get("review").unwrap_or(&Value::Null);
                 admission(request, "review", &mut review)?;
+                // one input may carry the request, its settings and the cluster state
+                if let Some(inv) = map.get("inventory") {
+                    review.inventory = inventory(inv)?;
+                }
             } else if map.contains_key("request") && !is_k8s_object(input) {
                 review.shape = Shape::Kubewarden;
                 for k in map.keys() {
-                    if !matches!(k.as_str(), "request" | "settings") {
+                    if !matches!(k.as_str(), "request" | "settings" | "inventory") {
                         return Err(Error::input(format!(
-                            "Kubewarden input has an unknown key `{k}` (expected request, settings)"
+                            "Kubewarden input has an unknown key `{k}` (expected request, settings, inventory)"
                         )));
                     }
                 }
                 review.settings = map.get("settings");
                 let request = map.get("request").unwrap_or(&Value::Null);
                 admission(request, "request", &mut review)?;
+                if let Some(inv) = map.get("inventory") {
+                    review.inventory = inventory(inv)?;
+                }
             } else if map.contains_key("objects") && !is_k8s_object(input) {
                 review.shape = Shape::Envelope;
                 for k in map.keys() {
@@ -282,6 +290,30 @@ pub fn detect(input: &Value) -> Result<Review<'_>, Error> {
     }
     review.old.resize_with(review.objects.len(), || None);
     Ok(review)
+}
+
+/// The `uid` of the AdmissionRequest an input carries, in whichever shape
+/// it came (an AdmissionReview, `{review}`, `{request}`, a bare request):
+/// an answer shaped as an AdmissionReview must echo it, or the API server
+/// rejects the answer. Read without detecting the rest of the input, so an
+/// input that fails detection is answered with its uid too.
+pub fn request_uid(input: &Value) -> Option<&str> {
+    let request = if input.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
+        input.get("request")
+    } else if is_k8s_object(input) {
+        None
+    } else if input.get("review").is_some() {
+        input.get("review")
+    } else if input.get("request").is_some() {
+        input.get("request")
+    } else if input.get("objects").is_some() {
+        None
+    } else if is_admission_request(input) {
+        Some(input)
+    } else {
+        None
+    };
+    request?.get("uid").and_then(Value::as_str)
 }
 
 fn is_admission_request(v: &Value) -> bool {
@@ -404,22 +436,39 @@ fn is_pod_spec_update(request: &Value, obj: &Object<'_>) -> bool {
 
 /// Reads an inventory: Gatekeeper's `data.inventory` (`cluster.<gv>.<Kind>.<name>`
 /// and `namespace.<ns>.<gv>.<Kind>.<name>`), a List, or an array of objects.
+/// A malformed inventory is an error naming where: silently skipping part of
+/// it would let rules conclude that something is absent.
 pub fn inventory(v: &Value) -> Result<Vec<Object<'_>>, Error> {
-    let mut found: Vec<&Value> = Vec::new();
+    let mut found: Vec<(String, &Value)> = Vec::new();
     match v {
         Value::Null => {}
-        Value::Array(items) => found.extend(items.iter()),
-        Value::Object(map) if map.contains_key("items") => found.extend(
-            map.get("items")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten(),
+        Value::Array(items) => found.extend(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (format!("inventory[{i}]"), o)),
         ),
+        Value::Object(map) if map.contains_key("items") => match map.get("items") {
+            Some(Value::Array(items)) => found.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| (format!("inventory.items[{i}]"), o)),
+            ),
+            Some(Value::Null) => {}
+            Some(other) => {
+                return Err(Error::input(format!(
+                    "inventory.items: expected a list of objects, found {}",
+                    type_name(other)
+                )))
+            }
+            None => {}
+        },
         Value::Object(map) => {
             for (k, sub) in map {
                 match k.as_str() {
-                    "cluster" => walk_objects(sub, 3, &mut found),
-                    "namespace" => walk_objects(sub, 4, &mut found),
+                    "cluster" => walk_objects(sub, 3, format!("inventory.{k}"), &mut found)?,
+                    "namespace" => walk_objects(sub, 4, format!("inventory.{k}"), &mut found)?,
                     other => {
                         return Err(Error::input(format!(
                             "inventory: unknown key `{other}` (expected cluster and namespace, as Gatekeeper syncs them, or a list of objects)"
@@ -437,21 +486,43 @@ pub fn inventory(v: &Value) -> Result<Vec<Object<'_>>, Error> {
     }
     found
         .into_iter()
-        .filter(|o| o.is_object())
         .enumerate()
-        .map(|(i, o)| Object::parse(o, i).map_err(|e| Error::input(format!("inventory: {e}"))))
+        .map(|(i, (at, o))| {
+            if !o.is_object() {
+                return Err(Error::input(format!(
+                    "{at}: expected a Kubernetes object, found {}",
+                    type_name(o)
+                )));
+            }
+            Object::parse(o, i).map_err(|e| Error::input(format!("{at}: {e}")))
+        })
         .collect()
 }
 
-/// Descends `depth` levels of maps and collects the objects found there.
-fn walk_objects<'a>(v: &'a Value, depth: usize, out: &mut Vec<&'a Value>) {
+/// Descends `depth` levels of maps and collects the objects found there,
+/// each with where it is; anything but a map on the way is an error.
+fn walk_objects<'a>(
+    v: &'a Value,
+    depth: usize,
+    at: String,
+    out: &mut Vec<(String, &'a Value)>,
+) -> Result<(), Error> {
     if depth == 0 {
-        out.push(v);
-        return;
+        out.push((at, v));
+        return Ok(());
     }
-    if let Value::Object(map) = v {
-        for sub in map.values() {
-            walk_objects(sub, depth - 1, out);
+    match v {
+        Value::Object(map) => {
+            for (k, sub) in map {
+                walk_objects(sub, depth - 1, format!("{at}.{k}"), out)?;
+            }
+            Ok(())
         }
+        // an empty level is Gatekeeper's way of syncing nothing there
+        Value::Null => Ok(()),
+        other => Err(Error::input(format!(
+            "{at}: expected a map (Gatekeeper's inventory nests group/version, kind and name), found {}",
+            type_name(other)
+        ))),
     }
 }

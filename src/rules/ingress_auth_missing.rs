@@ -1,11 +1,12 @@
 use crate::error::Error;
+use crate::glob::Glob;
 use crate::object::Object;
 use crate::params::Params;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
 use crate::rules::ingress_common::{
-    annotation_pointer, glob_match, rule_host, INGRESS_KINDS, NGINX,
+    annotation_pointer, host_glob, host_glob_matches, rule_host, INGRESS_KINDS, NGINX,
 };
 use crate::{doc_refs, doc_text};
 use serde_json::Value;
@@ -58,7 +59,7 @@ pub const PUBLIC_ANNOTATION: &str = "portcullis.dev/public";
 const TRAEFIK_MIDDLEWARES: &str = "traefik.ingress.kubernetes.io/router.middlewares";
 
 struct Configured {
-    public_hosts: Vec<String>,
+    public_hosts: Vec<Glob>,
 }
 
 impl Rule for IngressAuthMissing {
@@ -74,7 +75,9 @@ impl Rule for IngressAuthMissing {
                 "an empty glob matches nothing; remove it or write `*` for every host",
             ));
         }
-        Ok(Box::new(Configured { public_hosts }))
+        Ok(Box::new(Configured {
+            public_hosts: public_hosts.iter().map(|h| host_glob(h)).collect(),
+        }))
     }
 }
 
@@ -171,7 +174,7 @@ impl Check for Configured {
         }
         let mut private: Vec<&str> = Vec::new();
         for h in hosts {
-            if !self.public_hosts.iter().any(|g| glob_match(g, h)) && !private.contains(&h) {
+            if !self.public_hosts.iter().any(|g| host_glob_matches(g, h)) && !private.contains(&h) {
                 private.push(h);
             }
         }
@@ -203,16 +206,22 @@ impl Check for Configured {
         } else {
             "/metadata"
         };
-        out.push(Hit::new(
-            path,
-            format!(
-                "{name} publishes {listed} with no authentication in front: anyone who reaches the controller \
-                 reaches the backends, whatever login they assume sits before them.{signin_note} Put \
-                 authentication at the edge (NGINX `auth-url` to an oauth2-proxy, client certificates, or a \
-                 Traefik auth middleware), or, if the endpoint is public on purpose, annotate it \
-                 `{PUBLIC_ANNOTATION}: \"<reason>\"` or list its hosts in `publicHosts`."
-            ),
-        ));
+        // the cause is which hosts go without authentication, not the
+        // annotations map the path points at
+        let evidence = format!("no authentication for {listed}");
+        out.push(
+            Hit::new(
+                path,
+                format!(
+                    "{name} publishes {listed} with no authentication in front: anyone who reaches the \
+                     controller reaches the backends, whatever login they assume sits before them.{signin_note} \
+                     Put authentication at the edge (NGINX `auth-url` to an oauth2-proxy, client certificates, \
+                     or a Traefik auth middleware), or, if the endpoint is public on purpose, annotate it \
+                     `{PUBLIC_ANNOTATION}: \"<reason>\"` or list its hosts in `publicHosts`."
+                ),
+            )
+            .evidence(evidence),
+        );
     }
 }
 

@@ -13,9 +13,9 @@
 //! runs natively too, so the tests can compare the module with the library
 //! (natively, against any [`Cluster`] they give it).
 
-use portcullis::cluster::{Answer, Gathered, Lookup};
+use portcullis::cluster::{evaluate_from, evaluate_read, Answer, Fetch, Gathered, Lookup};
 use portcullis::report::{Finding, Report};
-use portcullis::{Error, Host};
+use portcullis::{Error, Policy, PolicyCache};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -25,6 +25,10 @@ pub mod context;
 mod guest;
 
 pub use context::{Cluster, NoCluster, NO_HOST};
+
+/// Kubewarden sends the policy's settings with every request and keeps the
+/// instance between requests: the compiled policy is kept for them.
+static CACHE: PolicyCache = PolicyCache::new();
 
 /// The waPC protocol version Kubewarden reads into the module's metadata.
 pub const PROTOCOL_VERSION: &str = "v1";
@@ -122,26 +126,44 @@ pub fn validate_with(payload: &[u8], cluster: &mut dyn Cluster) -> ValidationRes
         Ok(v) => v,
         Err(e) => return failed(&e),
     };
-    if input.get("request").is_none() {
-        return failed(&Error::input(
-            "validate expects {\"request\": <AdmissionRequest>, \"settings\": {…}}",
-        ));
+    let expected = "validate expects {\"request\": <AdmissionRequest>, \"settings\": {…}}";
+    let Some(request) = input.get("request") else {
+        return failed(&Error::input(expected));
+    };
+    if let Some(k) = input.as_object().and_then(|m| {
+        m.keys()
+            .find(|k| !matches!(k.as_str(), "request" | "settings"))
+    }) {
+        return failed(&Error::input(format!("unknown key `{k}`: {expected}")));
     }
+    // a malformed request is the request's fault (400) before the settings' (500)
+    let request_only = json!({"request": request});
+    let review = match portcullis::detect(&request_only) {
+        Ok(r) => r,
+        Err(e) => return failed(&e),
+    };
+    // the settings compiled once per distinct settings and kept, for the
+    // verdict and for what it may do (mutate); the request evaluated under
+    // them, with what it needs read from the cluster
+    let policy = match CACHE.compile(input.get("settings")) {
+        Ok(p) => p,
+        Err(e) => return failed(&e),
+    };
     let mut fetch = |lookup: &Lookup, api_version: &str| -> Answer {
         context::ask(cluster, lookup, api_version)
     };
-    let (report, gathered) =
-        match portcullis::cluster::evaluate_in_cluster(&input, Host::default(), &mut fetch) {
-            Ok(r) => r,
-            Err(e) => return failed(&e),
-        };
-    let settings = input.get("settings");
-    let mutate = settings
-        .and_then(|s| s.get("mutate"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    if mutate && !report.allowed {
-        if let Some(answer) = mutated(&input, &report, gathered, &mut fetch) {
+    let (report, gathered) = match evaluate_read(
+        review,
+        &request_only,
+        &policy,
+        Gathered::default(),
+        &mut fetch,
+    ) {
+        Ok(r) => r,
+        Err(e) => return failed(&e),
+    };
+    if policy.mutate && !report.allowed {
+        if let Some(answer) = mutated(request, &policy, &report, gathered, &mut fetch) {
             return answer;
         }
     }
@@ -243,15 +265,15 @@ pub fn answer(report: &Report) -> ValidationResponse {
 /// against the same cluster, so a mutation is only ever returned when it
 /// clears every denial.
 fn mutated(
-    input: &Value,
+    request: &Value,
+    policy: &Policy,
     report: &Report,
     gathered: Gathered,
-    fetch: &mut portcullis::cluster::Fetch<'_>,
+    fetch: &mut Fetch<'_>,
 ) -> Option<ValidationResponse> {
     if report.violations.iter().any(|f| f.fix.is_none()) {
         return None;
     }
-    let request = input.get("request")?;
     let mut object = request.get("object")?.clone();
     for f in &report.violations {
         let fix = f.fix.as_deref()?;
@@ -259,12 +281,8 @@ fn mutated(
     }
     let mut fixed_request: Map<String, Value> = request.as_object()?.clone();
     fixed_request.insert("object".into(), object.clone());
-    let mut recheck = json!({"request": Value::Object(fixed_request)});
-    if let (Some(settings), Some(m)) = (input.get("settings"), recheck.as_object_mut()) {
-        m.insert("settings".into(), settings.clone());
-    }
-    let (after, _) =
-        portcullis::cluster::evaluate_from(&recheck, Host::default(), gathered, fetch).ok()?;
+    let recheck = json!({"request": Value::Object(fixed_request)});
+    let (after, _) = evaluate_from(&recheck, policy, gathered, fetch).ok()?;
     if !after.violations.is_empty() {
         return None;
     }
@@ -475,6 +493,29 @@ mod tests {
             json!({"request": request("CREATE", service("ClusterIP")), "settings": {"clusterContext": "off"}}),
         );
         assert!(!v.to_string().contains("not checked"), "{v}");
+    }
+
+    /// `mutate` is read from the compiled settings, as every other key is:
+    /// a malformed value is a settings error, not a silent no.
+    #[test]
+    fn mutate_comes_from_the_compiled_settings() {
+        let v = call(
+            "validate",
+            json!({"request": request("CREATE", service("NodePort")), "settings": {"mutate": "yes"}}),
+        );
+        assert_eq!(v["code"], 500, "{v}");
+        assert!(v["message"].as_str().unwrap().contains("mutate"), "{v}");
+        let v = call(
+            "validate",
+            json!({"request": request("CREATE", service("NodePort")), "settings": {"mutate": false}}),
+        );
+        assert_eq!(v["accepted"], false, "{v}");
+        assert!(v.get("mutated_object").is_none());
+        let v = call(
+            "validate",
+            json!({"request": request("CREATE", service("NodePort")), "extra": 1}),
+        );
+        assert_eq!(v["code"], 400, "{v}");
     }
 
     #[test]
