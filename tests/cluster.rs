@@ -442,3 +442,29 @@ fn one_unreadable_object_fails_its_whole_listing() {
         .message
         .contains("not checked"));
 }
+
+#[test]
+fn a_compiled_policy_reads_the_same_cluster_and_refuses_settings_in_the_input() {
+    let strict = portcullis::Policy::from_settings(Some(&json!({"profile": "strict"}))).unwrap();
+    let mut c = Cluster::with(vec![default_deny("shop")]);
+    let (by_host, _) = c.evaluate(&admit(&deployment("shop"), json!({"profile": "strict"})));
+    let request = json!({"request": admit(&deployment("shop"), json!({}))["request"].clone()});
+    let (compiled, gathered) = cluster::evaluate_from(
+        &request,
+        &strict,
+        cluster::Gathered::default(),
+        &mut |l, v| c.fetch(l, v),
+    )
+    .unwrap();
+    assert_eq!(compiled.to_value(), by_host.to_value());
+    assert!(gathered.calls > 0);
+    // the host compiled the settings: settings inside the input are not its own
+    let err = cluster::evaluate_from(
+        &admit(&deployment("shop"), json!({"profile": "baseline"})),
+        &strict,
+        cluster::Gathered::default(),
+        &mut |l, v| c.fetch(l, v),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("/settings"), "{err}");
+}
