@@ -527,7 +527,7 @@ fn kubewarden(out: &mut Out, pick: impl Fn(&Input) -> Budget) -> Result<()> {
     let cluster = std::sync::Arc::new(Cluster::new(kubewarden_cluster(1000)));
     let ingresses = (0..1000).filter(|i| i % 10 == 3).count();
     out.line(format!(
-        "The waPC module under a bare wasmtime waPC host, one instance per side reused,          `validate` of a CREATE as Kubewarden sends it. *context off* sets          `clusterContext: off` (what a namespaced AdmissionPolicy runs); *with context* reads          what the rules need through the host calls, from a cluster of {} objects ({ingresses}          Ingresses over 17 namespaces, their Secrets, ServiceAccounts, default-deny          NetworkPolicies in half the namespaces). The host answers each distinct call from          memory after the first, as policy-server's caches do, so the figures are the          policy's own work: reading the answers and running the rules.",
+        "The waPC module under a bare wasmtime waPC host, one instance per side reused, `validate` of a CREATE as Kubewarden sends it. *context off* sets `clusterContext: off` (what a namespaced AdmissionPolicy runs); *with context* reads what the rules need through the host calls, from a cluster of {} objects ({ingresses} Ingresses over 17 namespaces, their Secrets, ServiceAccounts, default-deny NetworkPolicies in half the namespaces). The host answers each distinct call from memory after the first, as policy-server's caches do, so the figures are the policy's own work: reading the answers and running the rules.",
         cluster.len()
     ));
     out.line("");
@@ -582,7 +582,7 @@ fn kubewarden(out: &mut Out, pick: impl Fn(&Input) -> Budget) -> Result<()> {
     }
     out.line("");
     out.line(
-        "An Ingress lists every Ingress of the cluster (host conflicts span namespaces), so its          cost grows with them; the same Ingress against clusters of growing size:",
+        "An Ingress lists every Ingress of the cluster (host conflicts span namespaces), so its cost grows with them; the same Ingress against clusters of growing size:",
     );
     out.line("");
     out.line("| Ingresses in the cluster | host calls | with context | memory |");
