@@ -5,6 +5,7 @@
 #[cfg(feature = "yaml")]
 #[doc(hidden)]
 pub mod cases;
+pub mod crds;
 pub mod docs;
 pub mod engine;
 pub mod error;

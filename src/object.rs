@@ -120,6 +120,8 @@ pub enum Typed {
         subjects: Vec<Subject>,
     },
     NetworkPolicy(Box<NetworkPolicySpec>),
+    /// A custom resource some rule reads (Istio, Traefik, cert-manager, kubeadm).
+    Crd(Box<crate::crds::Crd>),
     /// Any other kind: rules read the raw JSON.
     Other,
 }
@@ -280,11 +282,17 @@ impl<'a> Object<'a> {
                 },
                 None => Typed::Other,
             },
-            _ => Typed::Other,
+            _ => match crate::crds::read(self)? {
+                Some(crd) => Typed::Crd(Box::new(crd)),
+                None => Typed::Other,
+            },
         })
     }
 
-    fn typed_at<T: for<'de> Deserialize<'de>>(&self, pointer: &str) -> Result<Option<T>, Error> {
+    pub(crate) fn typed_at<T: for<'de> Deserialize<'de>>(
+        &self,
+        pointer: &str,
+    ) -> Result<Option<T>, Error> {
         match self.raw.pointer(pointer) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => self.typed_value(pointer, v).map(Some),
