@@ -55,6 +55,7 @@ mod kubelet_insecure_config;
 // --- Versions
 mod api_version_deprecated;
 pub mod api_version_removed;
+mod cluster_version_unsupported;
 
 pub static RULES: &[&dyn Rule] = &[
     // Exposure
@@ -97,6 +98,7 @@ pub static RULES: &[&dyn Rule] = &[
     // Versions
     &api_version_removed::ApiVersionRemoved,
     &api_version_deprecated::ApiVersionDeprecated,
+    &cluster_version_unsupported::ClusterVersionUnsupported,
 ];
 
 /// A rule by id.
