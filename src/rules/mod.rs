@@ -29,6 +29,8 @@ mod ingress_http_enabled;
 mod ingress_snippet_annotation;
 mod ingress_tls_missing;
 mod ingress_tls_secret;
+pub mod istio_common;
+mod istio_gateway_plaintext;
 
 // --- Access
 mod rbac_anonymous_subject;
@@ -40,6 +42,7 @@ mod rbac_wildcard;
 mod serviceaccount_token_automount;
 
 // --- Network
+mod istio_mtls_permissive;
 mod namespace_default_deny_missing;
 mod networkpolicy_allow_all;
 
@@ -78,6 +81,7 @@ pub static RULES: &[&dyn Rule] = &[
     &ingress_host_conflict::IngressHostConflict,
     &ingress_snippet_annotation::IngressSnippetAnnotation,
     &gateway_listener_plaintext::GatewayListenerPlaintext,
+    &istio_gateway_plaintext::IstioGatewayPlaintext,
     // Access
     &rbac_wildcard::RbacWildcard,
     &rbac_anonymous_subject::RbacAnonymousSubject,
@@ -88,6 +92,7 @@ pub static RULES: &[&dyn Rule] = &[
     // Network
     &namespace_default_deny_missing::NamespaceDefaultDenyMissing,
     &networkpolicy_allow_all::NetworkPolicyAllowAll,
+    &istio_mtls_permissive::IstioMtlsPermissive,
     // Control plane
     &apiserver_anonymous_auth::ApiServerAnonymousAuth,
     &apiserver_authorization::ApiServerAuthorization,
