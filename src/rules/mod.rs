@@ -31,6 +31,8 @@ mod ingress_tls_missing;
 mod ingress_tls_secret;
 pub mod istio_common;
 mod istio_gateway_plaintext;
+pub mod traefik_common;
+mod traefik_route_plaintext;
 
 // --- Access
 mod rbac_anonymous_subject;
@@ -82,6 +84,7 @@ pub static RULES: &[&dyn Rule] = &[
     &ingress_snippet_annotation::IngressSnippetAnnotation,
     &gateway_listener_plaintext::GatewayListenerPlaintext,
     &istio_gateway_plaintext::IstioGatewayPlaintext,
+    &traefik_route_plaintext::TraefikRoutePlaintext,
     // Access
     &rbac_wildcard::RbacWildcard,
     &rbac_anonymous_subject::RbacAnonymousSubject,
