@@ -18,6 +18,7 @@ mod workload_host_network;
 mod workload_host_port;
 
 // --- Ingress
+mod certmanager;
 mod gateway_listener_plaintext;
 mod ingress_auth_missing;
 mod ingress_auth_url_insecure;
