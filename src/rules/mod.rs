@@ -22,6 +22,7 @@ mod certmanager;
 mod gateway_listener_plaintext;
 mod ingress_auth_missing;
 mod ingress_auth_url_insecure;
+mod ingress_certificate_hosts;
 pub mod ingress_common;
 mod ingress_host_conflict;
 mod ingress_host_wildcard;
@@ -86,6 +87,7 @@ pub static RULES: &[&dyn Rule] = &[
     &gateway_listener_plaintext::GatewayListenerPlaintext,
     &istio_gateway_plaintext::IstioGatewayPlaintext,
     &traefik_route_plaintext::TraefikRoutePlaintext,
+    &ingress_certificate_hosts::IngressCertificateHosts,
     // Access
     &rbac_wildcard::RbacWildcard,
     &rbac_anonymous_subject::RbacAnonymousSubject,
