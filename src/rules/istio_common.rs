@@ -1,7 +1,10 @@
-//! Istio semantics several rules share: server protocols and TLS modes, and
-//! the hosts a Gateway serves.
+//! Istio semantics several rules share: server protocols and TLS modes, the
+//! hosts a Gateway serves, which security policies reach its workload, and
+//! when those policies demand an authenticated caller.
 
-use crate::crds::{HttpRoute, IstioGateway, IstioServer, IstioServerTls};
+use crate::crds::{
+    AuthzRule, HttpRoute, IstioGateway, IstioServer, IstioServerTls, Labels, WorkloadSelector,
+};
 use crate::object::Object;
 use crate::review::Context;
 
@@ -103,6 +106,17 @@ pub fn is_egress(gateway: &IstioGateway) -> bool {
         .any(|(_, v)| v.to_ascii_lowercase().contains("egress"))
 }
 
+/// East-west gateways join meshes: their callers are the other mesh's
+/// workloads, authenticated by mesh identity. Istio labels them
+/// `istio: eastwestgateway`.
+pub fn is_east_west(gateway: &IstioGateway) -> bool {
+    gateway
+        .selector
+        .iter()
+        .flatten()
+        .any(|(_, v)| v.to_ascii_lowercase().contains("eastwest"))
+}
+
 /// Whether two Istio hosts (`*`, `*.suffix` matching any depth, or a name)
 /// can name the same request.
 fn hosts_overlap(a: &str, b: &str) -> bool {
@@ -199,9 +213,293 @@ pub fn http_server_serves_nothing(
     attached > 0
 }
 
+/// Whether `want` ⊆ `have`.
+fn subset(want: &Labels, have: &Labels) -> bool {
+    want.iter().all(|(k, v)| have.get(k) == Some(v))
+}
+
+/// Pod labels of the workloads in the bundle that the Gateway selects, with
+/// their namespaces: where the gateway's proxies run.
+fn gateway_workloads<'a>(selector: &Labels, cx: &'a Context<'_>) -> Vec<(&'a str, Labels)> {
+    if selector.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for o in cx.all() {
+        let Some((_, spec_path)) = o.pod_spec() else {
+            continue;
+        };
+        let labels_path = format!(
+            "{}metadata/labels",
+            spec_path.strip_suffix("spec").unwrap_or(spec_path)
+        );
+        let Some(map) = o.raw.pointer(&labels_path).and_then(|l| l.as_object()) else {
+            continue;
+        };
+        let labels: Labels = map
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect();
+        if subset(selector, &labels) {
+            out.push((o.namespace_or_default(), labels));
+        }
+    }
+    out
+}
+
+/// Whether a security policy in `policy`'s namespace with `selector` reaches
+/// the proxies of `gateway`. The proxies' namespace is not in the Gateway
+/// object, so it counts as reached when the policy sits in the mesh root,
+/// in the Gateway's namespace, or beside a selected workload of the bundle,
+/// and its selector is empty or asks only for labels the gateway's pods carry.
+fn reaches(
+    policy: &Object<'_>,
+    selector: Option<&WorkloadSelector>,
+    gateway: &Object<'_>,
+    gw_selector: &Labels,
+    workloads: &[(&str, Labels)],
+) -> bool {
+    let ns = policy.namespace_or_default();
+    let wanted = selector.and_then(|s| s.match_labels.as_ref());
+    let wanted = wanted.filter(|w| !w.is_empty());
+    if (ns == ROOT_NAMESPACE || ns == gateway.namespace_or_default())
+        && wanted.is_none_or(|w| subset(w, gw_selector))
+    {
+        return true;
+    }
+    workloads
+        .iter()
+        .any(|(wns, labels)| *wns == ns && wanted.is_none_or(|w| subset(w, labels)))
+}
+
+/// An AuthorizationPolicy host pattern (exact, `*suffix`, `prefix*` or `*`)
+/// against every request a Gateway host (concrete or `*.domain`) can receive.
+fn pattern_covers(pattern: &str, host: &str) -> bool {
+    let p = pattern.trim().to_ascii_lowercase();
+    let h = host.trim().to_ascii_lowercase();
+    if p == "*" {
+        return true;
+    }
+    if h == "*" || h.is_empty() {
+        return false;
+    }
+    if let Some(suffix) = p.strip_prefix('*') {
+        // a wildcard host stands for everything ending in its suffix
+        let tail = h.strip_prefix('*').unwrap_or(&h);
+        return tail.ends_with(suffix);
+    }
+    if h.starts_with('*') {
+        return false;
+    }
+    match p.strip_suffix('*') {
+        Some(prefix) => h.starts_with(prefix),
+        None => p == h,
+    }
+}
+
+/// Whether some request to `host` may match `pattern`.
+fn pattern_may_match(pattern: &str, host: &str) -> bool {
+    let p = pattern.trim().to_ascii_lowercase();
+    let h = host.trim().to_ascii_lowercase();
+    if pattern_covers(&p, &h) || h == "*" || h.is_empty() {
+        return true;
+    }
+    match h.strip_prefix('*') {
+        // `*.shop.com` may receive any name a pattern names under it
+        Some(suffix) => p.contains('*') || p.ends_with(suffix),
+        None => false,
+    }
+}
+
+/// Every request to `host` matches one of the rule's operations (paths and
+/// methods aside).
+fn rule_covers_host(rule: &AuthzRule, host: &str) -> bool {
+    let ops: Vec<_> = rule.to.iter().flatten().collect();
+    if ops.is_empty() {
+        return true;
+    }
+    ops.iter().any(|to| match &to.operation {
+        None => true,
+        Some(op) => {
+            let excluded = op
+                .not_hosts
+                .iter()
+                .flatten()
+                .any(|p| pattern_may_match(p, host));
+            let hosts: Vec<&String> = op.hosts.iter().flatten().collect();
+            !excluded && (hosts.is_empty() || hosts.iter().any(|p| pattern_covers(p, host)))
+        }
+    })
+}
+
+/// Some request to `host` may match the rule's operations.
+fn rule_may_match_host(rule: &AuthzRule, host: &str) -> bool {
+    let ops: Vec<_> = rule.to.iter().flatten().collect();
+    if ops.is_empty() {
+        return true;
+    }
+    ops.iter().any(|to| match &to.operation {
+        None => true,
+        Some(op) => {
+            let hosts: Vec<&String> = op.hosts.iter().flatten().collect();
+            let excluded = op
+                .not_hosts
+                .iter()
+                .flatten()
+                .any(|p| pattern_covers(p, host));
+            !excluded && (hosts.is_empty() || hosts.iter().any(|p| pattern_may_match(p, host)))
+        }
+    })
+}
+
+/// The rule opens only some paths (a health check, a login page): left to
+/// the application, as a path-level public endpoint is.
+fn path_limited(rule: &AuthzRule) -> bool {
+    let ops: Vec<_> = rule.to.iter().flatten().collect();
+    !ops.is_empty()
+        && ops.iter().all(|to| {
+            to.operation.as_ref().is_some_and(|op| {
+                let paths: Vec<&String> = op.paths.iter().flatten().collect();
+                !paths.is_empty() && paths.iter().all(|p| !matches!(p.trim(), "*" | "/*" | ""))
+            })
+        })
+}
+
+/// The rule admits only callers with an identity: a JWT principal (when a
+/// RequestAuthentication validates tokens) or a peer certificate principal.
+fn requires_principal(rule: &AuthzRule, jwt: bool) -> bool {
+    let from: Vec<_> = rule.from.iter().flatten().collect();
+    let by_source = !from.is_empty()
+        && from.iter().all(|f| {
+            f.source.as_ref().is_some_and(|s| {
+                let any =
+                    |l: &Option<Vec<String>>| l.iter().flatten().any(|p| !p.trim().is_empty());
+                any(&s.principals) || (jwt && any(&s.request_principals))
+            })
+        });
+    let by_claim = jwt
+        && rule.when.iter().flatten().any(|c| {
+            c.key
+                .as_deref()
+                .is_some_and(|k| k.starts_with("request.auth."))
+        });
+    by_source || by_claim
+}
+
+/// The rule denies every request without a JWT principal.
+fn denies_anonymous(rule: &AuthzRule) -> bool {
+    rule.from.iter().flatten().any(|f| {
+        f.source.as_ref().is_some_and(|s| {
+            s.not_request_principals
+                .iter()
+                .flatten()
+                .any(|p| p.trim() == "*")
+        })
+    })
+}
+
+/// What the security policies of the bundle demand of callers of one
+/// Gateway's proxies.
+pub struct GatewayAuth<'c> {
+    jwt: bool,
+    allow: Vec<&'c AuthzRule>,
+    has_allow: bool,
+    deny: Vec<&'c AuthzRule>,
+    custom: Vec<&'c AuthzRule>,
+}
+
+impl<'c> GatewayAuth<'c> {
+    pub fn of(
+        gateway: &'c Object<'_>,
+        spec: &IstioGateway,
+        cx: &'c Context<'_>,
+    ) -> GatewayAuth<'c> {
+        let empty = Labels::new();
+        let gw_selector = spec.selector.as_ref().unwrap_or(&empty);
+        let workloads = gateway_workloads(gw_selector, cx);
+        let mut auth = GatewayAuth {
+            jwt: false,
+            allow: Vec::new(),
+            has_allow: false,
+            deny: Vec::new(),
+            custom: Vec::new(),
+        };
+        for o in cx.others(gateway) {
+            if let Some(ra) = o.request_authentication() {
+                if reaches(o, ra.selector.as_ref(), gateway, gw_selector, &workloads)
+                    && ra.jwt_rules.as_ref().is_some_and(|r| !r.is_empty())
+                {
+                    auth.jwt = true;
+                }
+            }
+            let Some(ap) = o.authorization_policy() else {
+                continue;
+            };
+            if !reaches(o, ap.selector.as_ref(), gateway, gw_selector, &workloads) {
+                continue;
+            }
+            let rules = ap.rules.iter().flatten();
+            let action = ap.action.as_deref().map(|a| a.trim().to_ascii_uppercase());
+            match action.as_deref().unwrap_or("ALLOW") {
+                "ALLOW" => {
+                    auth.has_allow = true;
+                    auth.allow.extend(rules);
+                }
+                "DENY" => auth.deny.extend(rules),
+                "CUSTOM" => {
+                    let provider = ap.provider.as_ref().and_then(|p| p.name.as_deref());
+                    if provider.is_some_and(|p| !p.trim().is_empty()) {
+                        auth.custom.extend(rules);
+                    }
+                }
+                _ => {}
+            }
+        }
+        auth
+    }
+
+    /// Whether every request for `host` ("" or `*`: any host) meets an
+    /// authentication check before it reaches a backend.
+    pub fn covers(&self, host: &str) -> bool {
+        let host = if host.is_empty() { "*" } else { host };
+        if self.custom.iter().any(|r| rule_covers_host(r, host)) {
+            return true;
+        }
+        if self.jwt
+            && self
+                .deny
+                .iter()
+                .any(|r| denies_anonymous(r) && rule_covers_host(r, host))
+        {
+            return true;
+        }
+        // ALLOW policies deny whatever none of their rules admits: the host is
+        // covered when every rule that may admit its requests asks for an identity
+        self.has_allow
+            && self.allow.iter().all(|r| {
+                !rule_may_match_host(r, host) || path_limited(r) || requires_principal(r, self.jwt)
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authorization_host_patterns() {
+        assert!(pattern_covers("*", "*"));
+        assert!(pattern_covers("*.shop.com", "a.shop.com"));
+        assert!(pattern_covers("*.shop.com", "*.shop.com"));
+        assert!(pattern_covers("*shop.com", "*.shop.com"));
+        assert!(!pattern_covers("a.shop.com", "*.shop.com"));
+        assert!(pattern_covers("API.shop.com", "api.shop.com"));
+        assert!(pattern_covers("api.*", "api.shop.com"));
+        assert!(!pattern_covers("b.shop.com", "a.shop.com"));
+        assert!(pattern_may_match("a.shop.com", "*.shop.com"));
+        assert!(!pattern_may_match("a.other.com", "*.shop.com"));
+        assert!(pattern_may_match("x", "*"));
+    }
 
     #[test]
     fn istio_hosts_overlap_at_any_depth() {
