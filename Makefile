@@ -29,7 +29,7 @@ CONFORMANCE_REQUIRED := $(filter-out 0,$(PORTCULLIS_REQUIRE_CONFORMANCE))
 CONFORMANCE_LINE := $(if $(CONFORMANCE_FOUND),conformance: the peers' corpus at $(PORTCULLIS_CONFORMANCE) is checked,skipped: the peers' conformance corpus was not found at $(PORTCULLIS_CONFORMANCE) (set PORTCULLIS_CONFORMANCE to check it))
 
 .PHONY: help setup npm-deps lint fmt test test-core wasm wasm-generic opa kubewarden web web-serve wasm-bindgen-cli \
-        wasm-tests node-tests web-tests demo docs bench cli install conformance-check test-fresh-clone clean
+        wasm-tests node-tests web-tests demo docs bless-cases bench cli install conformance-check test-fresh-clone clean
 
 help:
 	@echo "make demo   - check the bundled example shop (unsafe and fixed)"
@@ -40,6 +40,7 @@ help:
 	@echo "make install - install the portcullis CLI (cargo install --path .)"
 	@echo "make test-fresh-clone - make test in a fresh clone, nothing preinstalled"
 	@echo "make docs   - regenerate the rule docs and the README rule table"
+	@echo "make bless-cases - write the expectation of case files that state none"
 
 # --- tooling -----------------------------------------------------------------
 
@@ -87,6 +88,12 @@ test-core:
 
 docs:
 	PORTCULLIS_BLESS=1 $(CARGO) test -p portcullis --test registry
+
+# Writes the `# expect:` header of every case file that has none from today's
+# answer (review the diff before committing: bless never signs a verdict that
+# contradicts the file name).
+bless-cases:
+	PORTCULLIS_BLESS=1 $(CARGO) test -p portcullis --test cases policy_cases -- --nocapture
 
 # --- native CLI and demo -----------------------------------------------------
 

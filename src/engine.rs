@@ -35,42 +35,53 @@ pub fn run(review: &Review<'_>, policy: &Policy) -> Report {
             if hits.is_empty() {
                 continue;
             }
-            let mut old_checked = false;
-            for hit in hits.drain(..) {
-                if let Some(reason) = exemption(policy, meta.id, obj) {
+            // exemptions name objects and rules, so one answer serves every hit
+            if let Some(reason) = exemption(policy, meta.id, obj) {
+                for hit in hits.drain(..) {
                     exempted.push(Exempted {
                         rule: meta.id,
                         object: obj.reference(),
                         path: hit.path,
-                        reason,
+                        reason: reason.clone(),
                     });
-                    continue;
+                }
+                continue;
+            }
+            // the identities of the old object's findings, each matched once:
+            // two new findings of one kind where the old had one is one new
+            let mut old_identities: Option<Vec<String>> = None;
+            let problem = annotation_problem(policy, obj);
+            for hit in hits.drain(..) {
+                let mut action = configured.action;
+                let mut existed = false;
+                if let (Some(old), Action::Deny) = (old, action) {
+                    // ratchet: an UPDATE does not fail on what the object
+                    // already had, that is a finding of this rule with the
+                    // same evidence (an edit elsewhere leaves it as it was)
+                    let identities = old_identities.get_or_insert_with(|| {
+                        old_hits.clear();
+                        configured.check.check(old, &cx, &mut old_hits);
+                        old_hits.iter().map(|h| h.identity(old)).collect()
+                    });
+                    let identity = hit.identity(obj);
+                    if let Some(i) = identities.iter().position(|k| *k == identity) {
+                        identities.swap_remove(i);
+                        existed = true;
+                    }
                 }
                 let Hit {
                     path,
                     mut message,
                     fix,
+                    ..
                 } = hit;
-                let mut action = configured.action;
-                if let Some(old) = old {
-                    if !old_checked {
-                        old_hits.clear();
-                        configured.check.check(old, &cx, &mut old_hits);
-                        old_checked = true;
-                    }
-                    // ratchet: an UPDATE does not fail on what the object already had.
-                    // The value at the path must be unchanged too: list items
-                    // shift, and a new entry at an old finding's index is new.
-                    let existed = old_hits.iter().any(|h| h.path == path)
-                        && old.raw.pointer(&path) == obj.raw.pointer(&path);
-                    if action == Action::Deny && existed {
-                        action = Action::Warn;
-                        message.push_str(" (already present before this update, so it is a warning: fix it to clear it)");
-                    }
+                if existed {
+                    action = Action::Warn;
+                    message.push_str(" (already present before this update, so it is a warning: fix it to clear it)");
                 }
-                if let Some(problem) = annotation_problem(policy, obj) {
+                if let Some(problem) = &problem {
                     message.push_str(" (");
-                    message.push_str(&problem);
+                    message.push_str(problem);
                     message.push(')');
                 }
                 let finding = Finding {

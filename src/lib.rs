@@ -9,6 +9,7 @@ pub mod crds;
 pub mod docs;
 pub mod engine;
 pub mod error;
+pub mod glob;
 pub mod net;
 pub mod object;
 pub mod params;

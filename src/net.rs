@@ -60,6 +60,98 @@ impl Cidr {
     pub fn is_everything(&self) -> bool {
         self.prefix == 0
     }
+
+    /// First and last address of the block, as integers of its family.
+    pub fn range(&self) -> (u128, u128) {
+        let (start, bits) = match self.addr {
+            IpAddr::V4(a) => (u128::from(u32::from(a)), 32),
+            IpAddr::V6(a) => (u128::from(a), 128),
+        };
+        let host_bits = bits - u32::from(self.prefix).min(bits);
+        let span = if host_bits >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << host_bits) - 1
+        };
+        let start = start & !span;
+        (start, start.saturating_add(span))
+    }
+}
+
+/// Addresses of one family, as sorted, disjoint, inclusive ranges: what
+/// several blocks cover together, less what others take out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressSet {
+    ranges: Vec<(u128, u128)>,
+}
+
+impl AddressSet {
+    /// The union of blocks (all of one family: the caller keeps them apart).
+    pub fn of<'c>(blocks: impl IntoIterator<Item = &'c Cidr>) -> AddressSet {
+        let mut set = AddressSet::default();
+        for b in blocks {
+            set.add(b.range());
+        }
+        set
+    }
+
+    pub fn add(&mut self, (start, end): (u128, u128)) {
+        self.ranges.push((start, end));
+        self.ranges.sort_unstable();
+        let mut merged: Vec<(u128, u128)> = Vec::with_capacity(self.ranges.len());
+        for &(s, e) in &self.ranges {
+            match merged.last_mut() {
+                Some(last) if s <= last.1.saturating_add(1) => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        self.ranges = merged;
+    }
+
+    pub fn union(&mut self, other: &AddressSet) {
+        for r in &other.ranges {
+            self.add(*r);
+        }
+    }
+
+    /// The set less every address of `other`.
+    pub fn subtract(&mut self, other: &AddressSet) {
+        let mut out = Vec::with_capacity(self.ranges.len());
+        for &(mut s, e) in &self.ranges {
+            let mut alive = true;
+            for &(os, oe) in &other.ranges {
+                if oe < s || os > e {
+                    continue;
+                }
+                if os > s {
+                    out.push((s, os - 1));
+                }
+                if oe >= e {
+                    alive = false;
+                    break;
+                }
+                s = oe + 1;
+            }
+            if alive {
+                out.push((s, e));
+            }
+        }
+        self.ranges = out;
+    }
+
+    /// How many addresses, saturating at u128::MAX for the whole IPv6 space.
+    pub fn size(&self) -> u128 {
+        self.ranges
+            .iter()
+            .fold(0u128, |n, (s, e)| n.saturating_add(e - s).saturating_add(1))
+    }
+
+    /// More than half of its family's addresses: as good as the whole
+    /// internet, however the blocks were cut.
+    pub fn most_of(&self, v4: bool) -> bool {
+        let half = if v4 { 1u128 << 31 } else { 1u128 << 127 };
+        self.size() > half
+    }
 }
 
 fn mask(all: u128, bits: u32, prefix: u8) -> u128 {
@@ -110,6 +202,31 @@ mod tests {
         assert!(Cidr::parse("10.0.0/8").is_err());
         assert!(Cidr::parse("banana").is_err());
         assert!(Cidr::parse("::/129").is_err());
+    }
+
+    fn set(blocks: &[&str]) -> AddressSet {
+        let cidrs: Vec<Cidr> = blocks.iter().map(|b| Cidr::parse(b).unwrap()).collect();
+        AddressSet::of(&cidrs)
+    }
+
+    #[test]
+    fn unions_and_differences_count_each_address_once() {
+        assert!(set(&["0.0.0.0/1", "128.0.0.0/1"]).most_of(true));
+        assert_eq!(set(&["0.0.0.0/1", "128.0.0.0/1"]).size(), 1u128 << 32);
+        assert!(!set(&["0.0.0.0/1", "0.0.0.0/2", "64.0.0.0/2"]).most_of(true));
+        assert!(set(&["::/0"]).most_of(false));
+        assert!(!set(&["::/1"]).most_of(false));
+        let mut all = set(&["0.0.0.0/0"]);
+        all.subtract(&set(&["10.0.0.0/8", "128.0.0.0/1"]));
+        assert!(!all.most_of(true));
+        assert_eq!(all.size(), (1u128 << 31) - (1u128 << 24));
+        let mut v6 = set(&["::/1"]);
+        v6.union(&set(&["8000::/1"]));
+        v6.subtract(&set(&["fd00::/8"]));
+        assert!(v6.most_of(false));
+        let mut edge = set(&["10.0.0.0/8"]);
+        edge.subtract(&set(&["10.0.0.0/9", "10.255.255.255/32"]));
+        assert_eq!(edge.size(), (1u128 << 23) - 1);
     }
 
     #[test]

@@ -23,9 +23,10 @@ pub const POD_SPEC_PATHS: &[(&str, &str)] = &[
     ("CronJob", "/spec/jobTemplate/spec/template/spec"),
 ];
 
-/// The part of a pod spec the rules read. Full `PodSpec` drags every volume
-/// source and probe type into the wasm modules, so this mirrors its field
-/// names and stops there.
+/// The part of a pod spec the rules read, and nothing more. Full `PodSpec`
+/// drags every volume source and probe type into the wasm modules, and every
+/// field parsed is one whose malformed value makes the whole object
+/// unreadable, so this mirrors the field names the rules read and stops.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
@@ -36,15 +37,9 @@ pub struct PodSpec {
     #[serde(default)]
     pub ephemeral_containers: Option<Vec<Container>>,
     pub host_network: Option<bool>,
-    #[serde(rename = "hostPID")]
-    pub host_pid: Option<bool>,
-    #[serde(rename = "hostIPC")]
-    pub host_ipc: Option<bool>,
     pub automount_service_account_token: Option<bool>,
     pub service_account_name: Option<String>,
     pub service_account: Option<String>,
-    #[serde(default)]
-    pub volumes: Option<Vec<Volume>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -56,7 +51,6 @@ pub struct Container {
     pub command: Option<Vec<String>>,
     pub args: Option<Vec<String>>,
     pub ports: Option<Vec<ContainerPort>>,
-    pub volume_mounts: Option<Vec<VolumeMount>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -65,26 +59,6 @@ pub struct ContainerPort {
     pub container_port: Option<i32>,
     pub host_port: Option<i32>,
     pub host_ip: Option<String>,
-    pub name: Option<String>,
-    pub protocol: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VolumeMount {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub mount_path: String,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Volume {
-    #[serde(default)]
-    pub name: String,
-    pub projected: Option<Value>,
-    pub secret: Option<Value>,
 }
 
 impl PodSpec {
@@ -267,14 +241,40 @@ impl<'a> Object<'a> {
             ("networking.k8s.io", "NetworkPolicy") => {
                 Typed::NetworkPolicy(Box::new(self.typed_at("/spec")?.unwrap_or_default()))
             }
-            ("rbac.authorization.k8s.io", "Role" | "ClusterRole") => Typed::Role {
-                rules: self.typed_at("/rules")?.unwrap_or_default(),
-                aggregation: self.typed_at("/aggregationRule")?,
-            },
+            ("rbac.authorization.k8s.io", "Role" | "ClusterRole") => {
+                if self.kind == "Role"
+                    && self
+                        .raw
+                        .get("aggregationRule")
+                        .is_some_and(|a| !a.is_null())
+                {
+                    // the API server drops it (or refuses it under strict field
+                    // validation): read as aggregation, it would hide the rules
+                    return Err(Error::Object {
+                        object: self.display_name(),
+                        path: "/aggregationRule".into(),
+                        message:
+                            "a Role has no aggregationRule (only ClusterRoles aggregate): the API \
+                                  server drops the field or refuses the Role; remove it"
+                                .into(),
+                    });
+                }
+                Typed::Role {
+                    rules: self.typed_at("/rules")?.unwrap_or_default(),
+                    aggregation: self.typed_at("/aggregationRule")?,
+                }
+            }
             ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => Typed::Binding {
                 role_ref: self.typed_at("/roleRef")?.unwrap_or_default(),
                 subjects: self.typed_at("/subjects")?.unwrap_or_default(),
             },
+            ("kubeadm.k8s.io", "ClusterConfiguration") => {
+                self.check_kubeadm_extra_args()?;
+                match crate::crds::read(self)? {
+                    Some(crd) => Typed::Crd(Box::new(crd)),
+                    None => Typed::Other,
+                }
+            }
             (g, kind) if is_workload_group(g) => match pod_spec_path(kind) {
                 Some(spec_path) => Typed::Workload {
                     spec: Box::new(self.typed_at(spec_path)?.unwrap_or_default()),
@@ -287,6 +287,77 @@ impl<'a> Object<'a> {
                 None => Typed::Other,
             },
         })
+    }
+
+    /// kubeadm's `apiServer.extraArgs`, which the control-plane rules read:
+    /// a map of scalars (up to v1beta3) or a list of `{name, value}` (from
+    /// v1beta4). kubeadm refuses other shapes; skipping an entry instead
+    /// would hide the flag it sets.
+    fn check_kubeadm_extra_args(&self) -> Result<(), Error> {
+        let fail = |path: String, message: String| Error::Object {
+            object: self.display_name(),
+            path,
+            message,
+        };
+        let is_scalar =
+            |v: &Value| matches!(v, Value::String(_) | Value::Bool(_) | Value::Number(_));
+        match self.raw.get("apiServer") {
+            None | Some(Value::Null) => return Ok(()),
+            Some(Value::Object(_)) => {}
+            Some(other) => {
+                return Err(fail(
+                    "/apiServer".into(),
+                    format!("expected an object, found {}", type_name(other)),
+                ))
+            }
+        }
+        match self.raw.pointer("/apiServer/extraArgs") {
+            None | Some(Value::Null) => Ok(()),
+            Some(Value::Object(map)) => match map.iter().find(|(_, v)| !is_scalar(v)) {
+                Some((k, v)) => Err(fail(
+                    format!("/apiServer/extraArgs/{}", escape_pointer(k)),
+                    format!("expected a flag value (a string), found {}", type_name(v)),
+                )),
+                None => Ok(()),
+            },
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let at = format!("/apiServer/extraArgs/{i}");
+                    let Some(entry) = item.as_object() else {
+                        return Err(fail(
+                            at,
+                            format!("expected {{name, value}}, found {}", type_name(item)),
+                        ));
+                    };
+                    match entry.get("name") {
+                        Some(Value::String(n)) if !n.is_empty() => {}
+                        other => {
+                            return Err(fail(
+                                format!("{at}/name"),
+                                format!(
+                                    "expected the flag's name, found {}",
+                                    other.map_or("nothing", type_name)
+                                ),
+                            ))
+                        }
+                    }
+                    if let Some(v) = entry.get("value").filter(|v| !is_scalar(v) && !v.is_null()) {
+                        return Err(fail(
+                            format!("{at}/value"),
+                            format!("expected a flag value (a string), found {}", type_name(v)),
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            Some(other) => Err(fail(
+                "/apiServer/extraArgs".into(),
+                format!(
+                    "expected a map of flags or a list of {{name, value}}, found {}",
+                    type_name(other)
+                ),
+            )),
+        }
     }
 
     pub(crate) fn typed_at<T: for<'de> Deserialize<'de>>(

@@ -83,6 +83,15 @@ impl<'a> Context<'a> {
         })
     }
 
+    /// Whether objects of this group and kind in this namespace are known
+    /// here: the bundle or the inventory holds at least one. A rule that
+    /// concludes something is absent concludes it only then: an inventory
+    /// synced without that kind, or a bundle without it, says nothing.
+    pub fn knows(&self, group: &str, kind: &str, namespace: &str) -> bool {
+        self.all()
+            .any(|o| o.kind == kind && o.group() == group && o.namespace_or_default() == namespace)
+    }
+
     /// Whether there is a bundle to look things up in (more than the object itself).
     pub fn has_bundle(&self) -> bool {
         self.objects.len() > 1 || !self.inventory.is_empty()
@@ -325,22 +334,39 @@ fn is_pod_spec_update(request: &Value, obj: &Object<'_>) -> bool {
 
 /// Reads an inventory: Gatekeeper's `data.inventory` (`cluster.<gv>.<Kind>.<name>`
 /// and `namespace.<ns>.<gv>.<Kind>.<name>`), a List, or an array of objects.
+/// A malformed inventory is an error naming where: silently skipping part of
+/// it would let rules conclude that something is absent.
 pub fn inventory(v: &Value) -> Result<Vec<Object<'_>>, Error> {
-    let mut found: Vec<&Value> = Vec::new();
+    let mut found: Vec<(String, &Value)> = Vec::new();
     match v {
         Value::Null => {}
-        Value::Array(items) => found.extend(items.iter()),
-        Value::Object(map) if map.contains_key("items") => found.extend(
-            map.get("items")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten(),
+        Value::Array(items) => found.extend(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (format!("inventory[{i}]"), o)),
         ),
+        Value::Object(map) if map.contains_key("items") => match map.get("items") {
+            Some(Value::Array(items)) => found.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| (format!("inventory.items[{i}]"), o)),
+            ),
+            Some(Value::Null) => {}
+            Some(other) => {
+                return Err(Error::input(format!(
+                    "inventory.items: expected a list of objects, found {}",
+                    type_name(other)
+                )))
+            }
+            None => {}
+        },
         Value::Object(map) => {
             for (k, sub) in map {
                 match k.as_str() {
-                    "cluster" => walk_objects(sub, 3, &mut found),
-                    "namespace" => walk_objects(sub, 4, &mut found),
+                    "cluster" => walk_objects(sub, 3, format!("inventory.{k}"), &mut found)?,
+                    "namespace" => walk_objects(sub, 4, format!("inventory.{k}"), &mut found)?,
                     other => {
                         return Err(Error::input(format!(
                             "inventory: unknown key `{other}` (expected cluster and namespace, as Gatekeeper syncs them, or a list of objects)"
@@ -358,21 +384,43 @@ pub fn inventory(v: &Value) -> Result<Vec<Object<'_>>, Error> {
     }
     found
         .into_iter()
-        .filter(|o| o.is_object())
         .enumerate()
-        .map(|(i, o)| Object::parse(o, i).map_err(|e| Error::input(format!("inventory: {e}"))))
+        .map(|(i, (at, o))| {
+            if !o.is_object() {
+                return Err(Error::input(format!(
+                    "{at}: expected a Kubernetes object, found {}",
+                    type_name(o)
+                )));
+            }
+            Object::parse(o, i).map_err(|e| Error::input(format!("{at}: {e}")))
+        })
         .collect()
 }
 
-/// Descends `depth` levels of maps and collects the objects found there.
-fn walk_objects<'a>(v: &'a Value, depth: usize, out: &mut Vec<&'a Value>) {
+/// Descends `depth` levels of maps and collects the objects found there,
+/// each with where it is; anything but a map on the way is an error.
+fn walk_objects<'a>(
+    v: &'a Value,
+    depth: usize,
+    at: String,
+    out: &mut Vec<(String, &'a Value)>,
+) -> Result<(), Error> {
     if depth == 0 {
-        out.push(v);
-        return;
+        out.push((at, v));
+        return Ok(());
     }
-    if let Value::Object(map) = v {
-        for sub in map.values() {
-            walk_objects(sub, depth - 1, out);
+    match v {
+        Value::Object(map) => {
+            for (k, sub) in map {
+                walk_objects(sub, depth - 1, format!("{at}.{k}"), out)?;
+            }
+            Ok(())
         }
+        // an empty level is Gatekeeper's way of syncing nothing there
+        Value::Null => Ok(()),
+        other => Err(Error::input(format!(
+            "{at}: expected a map (Gatekeeper's inventory nests group/version, kind and name), found {}",
+            type_name(other)
+        ))),
     }
 }

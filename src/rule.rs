@@ -116,6 +116,9 @@ pub struct Hit {
     /// What is wrong, why it matters, and what to do.
     pub message: String,
     pub fix: Option<Vec<Value>>,
+    /// What caused the finding, which the ratchet compares between an
+    /// UPDATE's old and new object. None: the value at `path`.
+    pub evidence: Option<String>,
 }
 
 impl Hit {
@@ -124,6 +127,7 @@ impl Hit {
             path: path.into(),
             message: message.into(),
             fix: None,
+            evidence: None,
         }
     }
 
@@ -131,6 +135,64 @@ impl Hit {
         self.fix = Some(patch);
         self
     }
+
+    /// Names what caused the finding when the value at its path says more
+    /// (`/spec` for an Ingress without TLS: the cause is `/spec/tls`, and a
+    /// backend port edited beside it is no new cause).
+    pub fn evidence(mut self, key: impl Into<String>) -> Hit {
+        self.evidence = Some(key.into());
+        self
+    }
+
+    /// The evidence is what the object holds at these pointers.
+    pub fn evidence_at(self, obj: &Object<'_>, pointers: &[&str]) -> Hit {
+        let key = pointers
+            .iter()
+            .map(|p| evidence_of(obj, p))
+            .collect::<Vec<_>>()
+            .join("\n");
+        self.evidence(key)
+    }
+
+    /// The finding's identity in `obj` for the ratchet: its evidence, or the
+    /// value at its path. Positions in lists are left out (an argument or a
+    /// port that moved because another was inserted before it is the same);
+    /// the value says which item it is.
+    pub fn identity(&self, obj: &Object<'_>) -> String {
+        match &self.evidence {
+            Some(key) => key.clone(),
+            None => evidence_of(obj, &self.path),
+        }
+    }
+}
+
+/// `pointer` with list positions as `*`, and the value there.
+fn evidence_of(obj: &Object<'_>, pointer: &str) -> String {
+    let mut key = String::with_capacity(pointer.len() + 16);
+    let mut at: Option<&Value> = Some(obj.raw);
+    for token in pointer.split('/').skip(1) {
+        key.push('/');
+        match at {
+            Some(Value::Array(items)) => {
+                key.push('*');
+                at = token.parse::<usize>().ok().and_then(|i| items.get(i));
+            }
+            Some(Value::Object(map)) => {
+                key.push_str(token);
+                at = map.get(&token.replace("~1", "/").replace("~0", "~"));
+            }
+            _ => {
+                key.push_str(token);
+                at = None;
+            }
+        }
+    }
+    key.push('=');
+    match at {
+        Some(v) => key.push_str(&v.to_string()),
+        None => key.push_str("(absent)"),
+    }
+    key
 }
 
 /// A rule's logic with its parameters already read.

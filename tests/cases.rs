@@ -1,4 +1,6 @@
 //! Every per-rule case and the shared conformance file, natively.
+//! `PORTCULLIS_BLESS=1` (`make bless-cases`) first writes the expectation of
+//! each case file that states none, from today's answer; review what it wrote.
 
 #![allow(
     clippy::unwrap_used,
@@ -7,30 +9,44 @@
     clippy::indexing_slicing
 )] // tests fail loudly by design
 
-use portcullis::cases::{conformance_cases, conformance_corpus, policy_cases, run_all};
+use portcullis::cases::{conformance_cases, conformance_corpus, policy_cases, run_all, Case};
 use portcullis::{evaluate, Host};
+use serde_json::Value;
 use std::path::Path;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn judge_all(cases: &[portcullis::cases::Case]) {
-    let outcome = run_all(cases, |c| {
-        let report = match evaluate(&c.input(), Host::default()) {
-            Ok(r) => r.to_value(),
-            Err(e) => e.to_answer(),
-        };
-        c.judge(&report)
-    });
-    if let Err(failures) = outcome {
+fn answer(c: &Case) -> Value {
+    match evaluate(&c.input(), Host::default()) {
+        Ok(r) => r.to_value(),
+        Err(e) => e.to_answer(),
+    }
+}
+
+fn judge_all(cases: &[Case]) {
+    if let Err(failures) = run_all(cases, |c| c.judge(&answer(c))) {
         panic!("{failures}");
     }
 }
 
 #[test]
 fn policy_cases_give_their_verdicts() {
-    let cases = policy_cases(&root().join("policies")).unwrap();
+    let dir = root().join("policies");
+    let mut cases = policy_cases(&dir).unwrap();
+    if std::env::var_os("PORTCULLIS_BLESS").is_some() {
+        let mut written = 0;
+        let outcome = run_all(&cases, |c| {
+            written += usize::from(c.bless(&answer(c))?);
+            Ok(())
+        });
+        if let Err(failures) = outcome {
+            panic!("{failures}");
+        }
+        eprintln!("bless: wrote the expectation of {written} case files");
+        cases = policy_cases(&dir).unwrap();
+    }
     assert!(cases.len() >= 2 * portcullis::rules::RULES.len());
     judge_all(&cases);
 }

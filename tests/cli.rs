@@ -267,3 +267,71 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Manifest strings reach the terminal: escape sequences in them (colours,
+/// cursor moves, OSC-8 links that disguise where they point) are shown, not
+/// run, with `--no-color` too.
+#[test]
+fn text_output_escapes_control_characters() {
+    let evil = "apiVersion: v1\nkind: Service\nmetadata:\n  name: \"web\\e[2J\"\n  namespace: shop\nspec:\n  type: ExternalName\n  externalName: \"\\e]8;;https://evil.example\\aclick\\e]8;;\\a\\x9b31m\\u202egnp.exe\"\n";
+    for color in [&["--no-color"][..], &[][..]] {
+        let mut args = vec!["check", "-"];
+        args.extend_from_slice(color);
+        let o = run(&args, Some(evil));
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert!(out.contains("service-external-name"), "{out}");
+        // a pipe gets no colour codes of ours either
+        for c in out.chars() {
+            assert!(
+                c == '\n' || !c.is_control(),
+                "{c:?} reached the terminal: {out:?}"
+            );
+            assert!(
+                !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'),
+                "{out:?}"
+            );
+        }
+        assert!(
+            out.contains(r"\x1b]8;;https://evil.example\x07click"),
+            "{out}"
+        );
+        assert!(out.contains(r"web\x1b[2J"), "{out}");
+        assert!(out.contains(r"\u{9b}31m\u{202e}gnp.exe"), "{out}");
+    }
+}
+
+/// In audit mode nothing is denied: the text, the JSON and the exit code
+/// say so alike, and still show what would have been.
+#[test]
+fn audit_mode_is_one_verdict_everywhere() {
+    let dir = tempdir();
+    let settings = dir.join("settings.yaml");
+    std::fs::write(&settings, "mode: audit\n").unwrap();
+    let s = settings.to_str().unwrap();
+    let text = run(
+        &["check", "-", "--settings", s, "--no-color"],
+        Some(NODEPORT),
+    );
+    assert_eq!(text.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&text.stdout);
+    let last = out.lines().last().unwrap();
+    assert!(last.starts_with("PASS"), "{out}");
+    assert!(
+        last.contains("1 denied in audit mode, not enforced"),
+        "{last}"
+    );
+    assert!(out.contains("deny service-type-nodeport"), "{out}");
+    let json = run(
+        &["check", "-", "--settings", s, "--format", "json"],
+        Some(NODEPORT),
+    );
+    assert_eq!(json.status.code(), Some(0));
+    let v = json_out(&json);
+    assert_eq!(v["allowed"], true, "{v}");
+    assert_eq!(v["violations"][0]["rule"], "service-type-nodeport");
+    // enforced, the same input fails everywhere
+    let text = run(&["check", "-", "--no-color"], Some(NODEPORT));
+    assert_eq!(text.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(out.lines().last().unwrap().starts_with("FAIL"), "{out}");
+}

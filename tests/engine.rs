@@ -271,6 +271,67 @@ fn bad_shapes_are_errors_that_say_what() {
     assert_eq!(r["error"]["path"], "/spec/ports/0/port", "{r}");
 }
 
+/// An inventory read in part would let a rule conclude that something is
+/// absent: every malformed part is an error that says where it is.
+#[test]
+fn malformed_inventory_is_an_error_naming_where() {
+    let svc = nodeport("a");
+    for (inventory, at) in [
+        (json!({"items": {"a": 1}}), "inventory.items:"),
+        (
+            json!({"apiVersion": "v1", "kind": "List", "items": "x"}),
+            "inventory.items:",
+        ),
+        (json!([svc.clone(), 7]), "inventory[1]:"),
+        (json!({"items": [svc.clone(), "x"]}), "inventory.items[1]:"),
+        (
+            json!({"namespace": {"shop": []}}),
+            "inventory.namespace.shop:",
+        ),
+        (
+            json!({"namespace": {"shop": {"v1": {"Service": {"a": "not an object"}}}}}),
+            "inventory.namespace.shop.v1.Service.a:",
+        ),
+        (
+            json!({"cluster": {"rbac.authorization.k8s.io/v1": 3}}),
+            "inventory.cluster.rbac.authorization.k8s.io/v1:",
+        ),
+    ] {
+        let r = run(json!({"objects": [svc.clone()], "inventory": inventory.clone()}));
+        assert_eq!(r["error"]["code"], "invalid-input", "{inventory}: {r}");
+        let message = r["error"]["message"].as_str().unwrap();
+        assert!(message.contains(at), "{inventory}: {message}");
+    }
+    // what Gatekeeper syncs for an empty level is no error
+    let r =
+        run(json!({"objects": [svc], "inventory": {"namespace": {"shop": null}, "cluster": {}}}));
+    assert!(r.get("error").is_none(), "{r}");
+}
+
+/// A Role has no aggregationRule: the API server drops or refuses it, and
+/// read as aggregation it would hide the Role's rules from every check.
+#[test]
+fn a_role_with_an_aggregation_rule_is_reported() {
+    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "r", "namespace": "shop"}, "aggregationRule": {},
+        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]});
+    let r = run(role.clone());
+    assert_eq!(r["error"]["code"], "invalid-object", "{r}");
+    assert_eq!(r["error"]["path"], "/aggregationRule", "{r}");
+    let mut cluster_role = role;
+    cluster_role["kind"] = json!("ClusterRole");
+    let r = run(json!({"objects": [cluster_role], "settings": {"profile": "strict"}}));
+    assert_eq!(
+        rules_of(&r, "violations"),
+        [
+            "rbac-wildcard",
+            "rbac-secrets-access",
+            "rbac-escalation-verbs"
+        ],
+        "an aggregationRule without selectors aggregates nothing: {r}"
+    );
+}
+
 #[test]
 fn gatekeeper_inventory_is_read() {
     let ing = |name: &str| {

@@ -107,6 +107,24 @@ fn every_rule_has_allowed_and_denied_cases() {
     }
 }
 
+/// A case that states only its verdict would pass whatever path, action or
+/// fix the rule gave: every case states each finding (`# expect:`).
+#[test]
+fn every_case_states_its_findings() {
+    let cases = portcullis::cases::policy_cases(&root().join("policies")).unwrap();
+    let unstated: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.findings.is_none())
+        .map(|c| c.name.as_str())
+        .collect();
+    assert!(
+        unstated.is_empty(),
+        "these cases state no `# expect:` header; `make bless-cases` writes it from \
+         today's answer, then review it:\n{}",
+        unstated.join("\n")
+    );
+}
+
 #[test]
 fn rule_docs_are_generated_and_current() {
     let mut stale = Vec::new();

@@ -368,7 +368,7 @@ pub fn list(value: &str) -> impl Iterator<Item = &str> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use serde_json::json;
 
@@ -471,19 +471,54 @@ mod tests {
         );
 
         let v4 = json!({"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "ClusterConfiguration",
-            "apiServer": {"extraArgs": [{"name": "audit-log-path", "value": "-"}, {"name": 3}, "junk",
+            "apiServer": {"extraArgs": [{"name": "audit-log-path", "value": "-"}, {"name": "x"},
                                         {"name": "audit-log-path", "value": "/var/log/a.log"}]}});
         let f = &flags(&v4)[0];
         let audit = f.get("audit-log-path").unwrap();
         assert_eq!(
             (audit.value, audit.path),
-            ("/var/log/a.log", "/apiServer/extraArgs/3/value")
+            ("/var/log/a.log", "/apiServer/extraArgs/2/value")
         );
         assert_eq!(f.get("authorization-mode").unwrap().value, "Node,RBAC");
         assert_eq!(f.insert_path("x"), "/apiServer/extraArgs/-");
+    }
 
-        let wrong = json!({"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "ClusterConfiguration",
-            "apiServer": "nope"});
-        assert!(flags(&wrong)[0].get("anonymous-auth").is_none());
+    /// kubeadm refuses these shapes; skipped, they would hide the flag they set.
+    #[test]
+    fn malformed_extra_args_name_their_path() {
+        for (api_server, path) in [
+            (json!("nope"), "/apiServer"),
+            (
+                json!({"extraArgs": "anonymous-auth=true"}),
+                "/apiServer/extraArgs",
+            ),
+            (
+                json!({"extraArgs": {"anonymous-auth": ["true"]}}),
+                "/apiServer/extraArgs/anonymous-auth",
+            ),
+            (
+                json!({"extraArgs": [{"name": "a", "value": "1"}, "junk"]}),
+                "/apiServer/extraArgs/1",
+            ),
+            (
+                json!({"extraArgs": [{"name": 3, "value": "1"}]}),
+                "/apiServer/extraArgs/0/name",
+            ),
+            (
+                json!({"extraArgs": [{"value": "1"}]}),
+                "/apiServer/extraArgs/0/name",
+            ),
+            (
+                json!({"extraArgs": [{"name": "a", "value": {"v": 1}}]}),
+                "/apiServer/extraArgs/0/value",
+            ),
+        ] {
+            let v = json!({"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "ClusterConfiguration",
+                "apiServer": api_server});
+            match Object::parse(&v, 0) {
+                Err(crate::Error::Object { path: p, .. }) => assert_eq!(p, path, "{v}"),
+                other => panic!("{v}: {other:?}"),
+            }
+        }
     }
 }

@@ -23,8 +23,9 @@ static META: RuleMeta = RuleMeta {
            terminates TLS (`tls.mode` unset or `Terminate`) needs at least one `tls.certificateRefs` entry. \
            `tls.mode: Passthrough` hands the TLS stream to the backend, which holds the certificate, and is \
            allowed. An `HTTP` listener that only redirects to HTTPS is allowed too, when the bundle or the \
-           inventory shows it: at least one `HTTPRoute` attaches to it (a `parentRefs` entry naming the \
-           Gateway, with no `sectionName`/`port` or this listener's), and every rule of every such route has a \
+           inventory shows it: at least one route attaches to it (a `parentRefs` entry naming the Gateway, \
+           with no `sectionName`/`port` or this listener's), every route attached is an `HTTPRoute` (a \
+           `GRPCRoute` or any other kind serves plaintext), and every rule of every such route has a \
            `RequestRedirect` filter with `scheme: https`. Implementation-specific protocols (domain-prefixed \
            names) are not judged. One finding per listener, at `/spec/listeners/<index>`."),
     why: doc_text!("The Gateway is the cluster's controlled entry point: a plaintext listener sends credentials, \
@@ -94,19 +95,28 @@ impl Check for GatewayListenerPlaintext {
                 }
                 _ => continue,
             };
-            out.push(Hit::new(format!("/spec/listeners/{i}"), message));
+            // the listener's name, protocol and TLS are the cause; its
+            // hostname or allowed routes are not
+            let at = |field: &str| format!("/spec/listeners/{i}/{field}");
+            out.push(
+                Hit::new(format!("/spec/listeners/{i}"), message).evidence_at(
+                    obj,
+                    &[&at("name"), &at("protocol"), &at("port"), &at("tls")],
+                ),
+            );
         }
     }
 }
 
-/// An HTTP listener whose attached HTTPRoutes (at least one) all redirect
-/// every request to https: only the redirect travels in the clear.
+/// An HTTP listener whose attached routes (at least one) are all HTTPRoutes
+/// that redirect every request to https: only the redirect travels in the
+/// clear. A route of any other kind (GRPCRoute, TCPRoute…) serves.
 fn redirects_only(gateway: &Object<'_>, listener: &Value, cx: &Context<'_>) -> bool {
     let name = listener.get("name").and_then(Value::as_str);
     let port = listener.get("port").and_then(Value::as_i64);
     let mut attached = 0;
     for route in cx.others(gateway) {
-        if route.group() != "gateway.networking.k8s.io" || route.kind != "HTTPRoute" {
+        if route.group() != "gateway.networking.k8s.io" || !route.kind.ends_with("Route") {
             continue;
         }
         let refs = route
@@ -129,6 +139,9 @@ fn redirects_only(gateway: &Object<'_>, listener: &Value, cx: &Context<'_>) -> b
             continue;
         }
         attached += 1;
+        if route.kind != "HTTPRoute" {
+            return false;
+        }
         let rules = route.raw.pointer("/spec/rules").and_then(Value::as_array);
         let all_redirect = rules.is_some_and(|rules| {
             !rules.is_empty()

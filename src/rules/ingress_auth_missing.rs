@@ -1,11 +1,14 @@
 use crate::crds::{MiddlewareRef, TraefikRoute};
 use crate::error::Error;
+use crate::glob::Glob;
 use crate::object::Object;
 use crate::params::Params;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
-use crate::rules::ingress_common::{annotation_pointer, glob_match, rule_host, NGINX};
+use crate::rules::ingress_common::{
+    annotation_pointer, host_glob, host_glob_matches, rule_host, NGINX,
+};
 use crate::rules::istio_common::{
     bare_host, carriage, http_server_serves_nothing, is_east_west, is_egress, is_http_family,
     is_passthrough, protocol, tls_mode, Carriage, GatewayAuth,
@@ -92,7 +95,7 @@ pub const PUBLIC_ANNOTATION: &str = "portcullis.dev/public";
 const TRAEFIK_MIDDLEWARES: &str = "traefik.ingress.kubernetes.io/router.middlewares";
 
 struct Configured {
-    public_hosts: Vec<String>,
+    public_hosts: Vec<Glob>,
 }
 
 impl Rule for IngressAuthMissing {
@@ -108,7 +111,9 @@ impl Rule for IngressAuthMissing {
                 "an empty glob matches nothing; remove it or write `*` for every host",
             ));
         }
-        Ok(Box::new(Configured { public_hosts }))
+        Ok(Box::new(Configured {
+            public_hosts: public_hosts.iter().map(|h| host_glob(h)).collect(),
+        }))
     }
 }
 
@@ -354,7 +359,7 @@ impl Check for Configured {
         let mut private: Vec<&str> = Vec::new();
         for h in &open.hosts {
             let h = h.as_str();
-            if !self.public_hosts.iter().any(|g| glob_match(g, h)) && !private.contains(&h) {
+            if !self.public_hosts.iter().any(|g| host_glob_matches(g, h)) && !private.contains(&h) {
                 private.push(h);
             }
         }
@@ -384,16 +389,22 @@ impl Check for Configured {
         } else {
             "the gateway"
         };
-        out.push(Hit::new(
-            open.path,
-            format!(
-                "{name} publishes {listed} with no authentication in front: anyone who reaches {door} \
-                 reaches the backends, whatever login they assume sits before them.{signin_note} {}, or, if \
-                 the endpoint is public on purpose, annotate it `{PUBLIC_ANNOTATION}: \"<reason>\"` or list \
-                 its hosts in `publicHosts`.",
-                open.message_tail
-            ),
-        ));
+        // the cause is which hosts go without authentication, not the
+        // annotations map or server the path points at
+        let evidence = format!("no authentication for {listed}");
+        out.push(
+            Hit::new(
+                open.path,
+                format!(
+                    "{name} publishes {listed} with no authentication in front: anyone who reaches {door} \
+                     reaches the backends, whatever login they assume sits before them.{signin_note} {}, or, \
+                     if the endpoint is public on purpose, annotate it `{PUBLIC_ANNOTATION}: \"<reason>\"` \
+                     or list its hosts in `publicHosts`.",
+                    open.message_tail
+                ),
+            )
+            .evidence(evidence),
+        );
     }
 }
 

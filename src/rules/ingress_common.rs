@@ -1,6 +1,7 @@
 //! Ingress semantics several rules share: host and wildcard matching, TLS
 //! coverage, path overlap, ingress classes and annotation patches.
 
+use crate::glob::Glob;
 use crate::object::{escape_pointer, Object};
 use k8s_openapi::api::networking::v1::{IngressSpec, IngressTLS};
 use serde_json::{json, Value};
@@ -128,36 +129,16 @@ pub fn is_true(v: Option<&str>) -> bool {
     v.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
-/// A settings glob over hostnames: `*` matches any run of characters, dots
-/// included; everything else compares without case.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = normalize_host(pattern).chars().collect();
-    let t: Vec<char> = normalize_host(text).chars().collect();
-    // iterative matcher with one backtrack point, linear in practice
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(c) if Some(c) == t.get(ti) => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p.get(pi..)
-        .is_some_and(|rest| rest.iter().all(|c| *c == '*'))
+/// A settings glob over hostnames (`publicHosts`), compiled once: the one
+/// glob of settings, over names compared without case or trailing dot.
+pub fn host_glob(pattern: &str) -> Glob {
+    Glob::new(&normalize_host(pattern))
+}
+
+/// Whether a host glob matches a host: `*` matches any run of characters,
+/// dots included.
+pub fn host_glob_matches(glob: &Glob, host: &str) -> bool {
+    glob.matches(&normalize_host(host))
 }
 
 /// One routed path of a rule, normalised for overlap checks.
@@ -258,6 +239,10 @@ mod tests {
         assert!(hosts_overlap("x.a.com", "*.a.com"));
         assert!(!hosts_overlap("*.a.com", "*.b.a.com"));
         assert!(!hosts_overlap("x.a.com", "y.a.com"));
+    }
+
+    fn glob_match(pattern: &str, text: &str) -> bool {
+        host_glob_matches(&host_glob(pattern), text)
     }
 
     #[test]

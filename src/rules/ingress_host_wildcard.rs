@@ -50,14 +50,17 @@ impl Check for IngressHostWildcard {
                 .filter(|h| !h.is_empty())
                 .map(|h| format!(" `{h}`"))
                 .unwrap_or_default();
-            out.push(Hit::new(
-                path,
-                format!(
-                    "{name}: rule {i} {what}{shown}, so it answers for every name that reaches the controller \
-                     (or under that domain), capturing traffic meant for other applications. Set the exact \
-                     host this application serves."
-                ),
-            ));
+            out.push(
+                Hit::new(
+                    path,
+                    format!(
+                        "{name}: rule {i} {what}{shown}, so it answers for every name that reaches the \
+                         controller (or under that domain), capturing traffic meant for other applications. \
+                         Set the exact host this application serves."
+                    ),
+                )
+                .evidence_at(obj, &[&rule_host_pointer(i, true)]),
+            );
         }
     }
 }

@@ -75,26 +75,34 @@ impl Check for IngressHostWithoutTls {
                     if tls_covers(spec, None) {
                         continue;
                     }
-                    out.push(Hit::new(
-                        rule_host_pointer(i, rule.host.is_some()),
-                        format!(
-                            "{name} has a rule without a host (rule {i}){none_note}: it answers for any name, and only a \
-                             TLS entry without hosts covers it, so it is served without TLS. Give the rule a \
-                             host listed in `spec.tls`, or add a TLS entry without hosts."
-                        ),
-                    ));
+                    out.push(
+                        Hit::new(
+                            rule_host_pointer(i, rule.host.is_some()),
+                            format!(
+                                "{name} has a rule without a host (rule {i}){none_note}: it answers for any name, and \
+                                 only a TLS entry without hosts covers it, so it is served without TLS. Give the \
+                                 rule a host listed in `spec.tls`, or add a TLS entry without hosts."
+                            ),
+                        )
+                        .evidence_at(obj, &[&rule_host_pointer(i, true)]),
+                    );
                 }
             }
         }
         if spec.default_backend.is_some() && !tls_covers(spec, None) {
-            out.push(Hit::new(
-                obj.ingress_path("/spec/defaultBackend"),
-                format!(
-                    "{name} has a default backend, which answers for every name no rule matches, and no TLS \
-                     entry without hosts covers it{none_note}: that traffic is served without TLS. Remove the default \
-                     backend, or add a TLS entry without hosts whose certificate the controller serves."
-                ),
-            ));
+            // the backend it names is no part of the cause
+            out.push(
+                Hit::new(
+                    obj.ingress_path("/spec/defaultBackend"),
+                    format!(
+                        "{name} has a default backend, which answers for every name no rule matches, and no TLS \
+                         entry without hosts covers it{none_note}: that traffic is served without TLS. Remove the \
+                         default backend, or add a TLS entry without hosts whose certificate the controller \
+                         serves."
+                    ),
+                )
+                .evidence("a default backend"),
+            );
         }
     }
 }

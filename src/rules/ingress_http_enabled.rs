@@ -132,6 +132,8 @@ impl Check for IngressHttpEnabled {
             None
         };
         if let Some(hit) = hit {
+            // the cause is the allow-http annotation, not the whole map
+            let hit = hit.evidence_at(obj, &[&annotation_pointer(ALLOW_HTTP)]);
             out.push(match fix {
                 Some(patch) => hit.fix(patch),
                 None => hit,

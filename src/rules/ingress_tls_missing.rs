@@ -48,14 +48,17 @@ impl Check for IngressTlsMissing {
         } else {
             "/spec"
         };
-        out.push(Hit::new(
-            path,
-            format!(
-                "{} has no TLS: its hosts are served over plain HTTP, so credentials and data cross the network \
-                 in clear. Add a `spec.tls` entry listing the hosts with a `secretName` holding their \
-                 certificate (cert-manager can issue it).",
-                obj.display_name()
-            ),
-        ));
+        out.push(
+            Hit::new(
+                path,
+                format!(
+                    "{} has no TLS: its hosts are served over plain HTTP, so credentials and data cross the \
+                     network in clear. Add a `spec.tls` entry listing the hosts with a `secretName` holding \
+                     their certificate (cert-manager can issue it).",
+                    obj.display_name()
+                ),
+            )
+            .evidence_at(obj, &["/spec/tls"]),
+        );
     }
 }

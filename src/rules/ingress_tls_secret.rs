@@ -121,15 +121,18 @@ impl Check for IngressTlsSecret {
                 } else {
                     ""
                 };
-                out.push(Hit::new(
-                    format!("/spec/tls/{i}"),
-                    format!(
-                        "{name}: TLS entry {i} names no `secretName`, so the controller serves its default \
-                         certificate (usually self-signed or for another name) and clients see errors or learn \
-                         to ignore them.{hint} Set `secretName` to a `kubernetes.io/tls` Secret in namespace \
-                         {ns} holding the hosts' certificate and key."
-                    ),
-                ));
+                out.push(
+                    Hit::new(
+                        format!("/spec/tls/{i}"),
+                        format!(
+                            "{name}: TLS entry {i} names no `secretName`, so the controller serves its default \
+                             certificate (usually self-signed or for another name) and clients see errors or \
+                             learn to ignore them.{hint} Set `secretName` to a `kubernetes.io/tls` Secret in \
+                             namespace {ns} holding the hosts' certificate and key."
+                        ),
+                    )
+                    .evidence_at(obj, &[&format!("/spec/tls/{i}/secretName")]),
+                );
                 continue;
             };
             if !secrets_known {

@@ -174,6 +174,9 @@ impl Check for IstioGatewayPlaintext {
                             host_list(server)
                         ),
                     );
+                    // the cause is the server's protocol and TLS settings, not its hosts
+                    let cause = [format!("{at}/port"), format!("{at}/tls")];
+                    hit = hit.evidence_at(obj, &[cause[0].as_str(), cause[1].as_str()]);
                     if proto == "HTTP" && https_serves_all(gateway, server) {
                         let fix = if obj
                             .raw
@@ -189,9 +192,11 @@ impl Check for IstioGatewayPlaintext {
                     out.push(hit);
                 }
                 Carriage::Tls => {
+                    let cause = [format!("{at}/port"), format!("{at}/tls")];
+                    let cause = [cause[0].as_str(), cause[1].as_str()];
                     let Some(t) = tls else {
                         out.push(Hit::new(
-                            at,
+                            at.clone(),
                             format!(
                                 "{name} has {what} with protocol {proto} for {} but no tls settings: the \
                                  gateway has no certificate to present and no mode to run in, so the server is \
@@ -200,7 +205,8 @@ impl Check for IstioGatewayPlaintext {
                                  the backend terminates TLS.",
                                 host_list(server)
                             ),
-                        ));
+                        )
+                        .evidence_at(obj, &cause));
                         continue;
                     };
                     let mode = tls_mode(t);
@@ -214,7 +220,8 @@ impl Check for IstioGatewayPlaintext {
                                  these hosts. Name the kubernetes.io/tls Secret in `credentialName`.",
                                 host_list(server)
                             ),
-                        ));
+                        )
+                        .evidence_at(obj, &cause));
                     }
                     if !(terminates_with_own_certificate(&mode) || mode == "ISTIO_MUTUAL") {
                         continue;

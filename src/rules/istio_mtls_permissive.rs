@@ -170,7 +170,7 @@ fn named_port(cx: &Context<'_>, ns: &str, selector: &Labels, name: &str) -> Vec<
         if o.namespace_or_default() != ns {
             continue;
         }
-        let Some((spec, spec_path)) = o.pod_spec() else {
+        let Some((_, spec_path)) = o.pod_spec() else {
             continue;
         };
         let labels_path = format!(
@@ -186,10 +186,18 @@ fn named_port(cx: &Context<'_>, ns: &str, selector: &Labels, name: &str) -> Vec<
         if !selected {
             continue;
         }
-        for (_, _, c) in spec.all_containers() {
-            for p in c.ports.iter().flatten() {
-                if p.name.as_deref() == Some(name) {
-                    out.extend(p.container_port);
+        // port names are read here only, from the raw object: the typed pod
+        // view leaves fields no rule judges unparsed
+        let spec = o.raw.pointer(spec_path);
+        for list in ["initContainers", "containers"] {
+            let containers = spec.and_then(|s| s.get(list)).and_then(Value::as_array);
+            for c in containers.into_iter().flatten() {
+                let ports = c.get("ports").and_then(Value::as_array);
+                for p in ports.into_iter().flatten() {
+                    if p.get("name").and_then(Value::as_str) == Some(name) {
+                        let number = p.get("containerPort").and_then(Value::as_i64);
+                        out.extend(number.and_then(|n| i32::try_from(n).ok()));
+                    }
                 }
             }
         }
@@ -245,7 +253,8 @@ impl Check for Configured {
                          inherit from, Istio runs PERMISSIVE {scope}, so plaintext is accepted beside \
                          mutual TLS. {advice}"
                     ),
-                ));
+                )
+                .evidence_at(obj, &["/spec/mtls/mode", "/spec/selector"]));
             }
         }
         let mut webhooks: Option<Vec<String>> = None;

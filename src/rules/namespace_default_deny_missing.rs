@@ -33,11 +33,14 @@ static META: RuleMeta = RuleMeta {
     scope: Scope::Bundle,
     params: &[],
     what: doc_text!("Across a bundle of manifests (or one object with an inventory): every namespace that holds workloads \
-           or Services (ExternalName ones aside) but no NetworkPolicy that denies ingress to all its pods by \
-           default, that is one with an empty `podSelector`, `Ingress` among its policy types (as Kubernetes \
-           defaults them: always, when `policyTypes` is omitted) and no ingress rules. Reported once per \
-           namespace, on its first workload or Service in the bundle. A single object reviewed on its own \
-           never triggers it: there is nothing to tell whether its namespace has the policy."),
+           or Services (ExternalName ones aside) and whose NetworkPolicies are known, but none of them denies \
+           ingress to all its pods by default, that is one with an empty `podSelector`, `Ingress` among its \
+           policy types (as Kubernetes defaults them: always, when `policyTypes` is omitted) and no ingress \
+           rules. Reported once per namespace, on its first workload or Service in the bundle. A namespace's \
+           NetworkPolicies are known when the bundle or the inventory holds at least one of them (or the host \
+           listed them): a single object reviewed on its own, a bundle without them, or an inventory synced \
+           without them (Ingresses only, say) never triggers it, since nothing tells whether the namespace \
+           has the policy."),
     why: doc_text!("Until a NetworkPolicy selects a pod, the pod accepts connections from every other pod in the cluster \
           and from anything that reaches the pod network. A default-deny policy makes every other policy an \
           allowlist: one compromised pod can then reach only what was deliberately opened, not every database \
@@ -95,6 +98,11 @@ impl Check for NamespaceDefaultDenyMissing {
         if first.is_some_and(|f| f.index != obj.index) {
             return;
         }
+        // a bundle or an inventory without this namespace's NetworkPolicies
+        // (a sync of Ingresses only) cannot tell that it has none
+        if !cx.knows("networking.k8s.io", "NetworkPolicy", ns) {
+            return;
+        }
         let protected = cx.all().filter(in_ns).any(|o| match &o.typed {
             Typed::NetworkPolicy(spec) => denies_all_ingress(spec),
             _ => false,
@@ -107,7 +115,7 @@ impl Check for NamespaceDefaultDenyMissing {
         } else {
             "/metadata"
         };
-        out.push(Hit::new(
+        let hit = Hit::new(
             path,
             format!(
                 "Namespace {ns} has workloads or Services ({} is the first) but no NetworkPolicy that denies \
@@ -117,7 +125,9 @@ impl Check for NamespaceDefaultDenyMissing {
                  namespace: {ns}}}, spec: {{podSelector: {{}}, policyTypes: [Ingress]}}}}",
                 obj.display_name()
             ),
-        ));
+        );
+        // the cause is the namespace's missing policy, not the metadata beside it
+        out.push(hit.evidence(format!("namespace {ns}")));
     }
 }
 
@@ -144,10 +154,25 @@ mod tests {
             .collect()
     }
 
+    /// A policy for some pods only: the namespace's policies are known, and
+    /// none of them is a default deny.
+    fn some_pods(ns: &str) -> Value {
+        policy(ns, json!({"podSelector": {"matchLabels": {"app": "db"}}}))
+    }
+
     #[test]
     fn one_finding_per_namespace_on_its_first_object() {
-        assert_eq!(count(&[svc("a"), svc("b"), svc("a")]), [1, 1, 0]);
+        assert_eq!(
+            count(&[svc("a"), svc("b"), svc("a"), some_pods("a"), some_pods("b")]),
+            [1, 1, 0, 0, 0]
+        );
         assert_eq!(count(&[svc("a")]), [0]);
+    }
+
+    #[test]
+    fn a_namespace_whose_policies_are_unknown_is_not_judged() {
+        // no NetworkPolicy of namespace a anywhere: nothing says it has none
+        assert_eq!(count(&[svc("a"), svc("b"), some_pods("b")]), [0, 1, 0]);
     }
 
     #[test]
@@ -157,15 +182,14 @@ mod tests {
         assert_eq!(count(&[svc("a"), omitted]), [0, 0]);
         let egress_only = policy("a", json!({"podSelector": {}, "policyTypes": ["Egress"]}));
         assert_eq!(count(&[svc("a"), egress_only]), [1, 0]);
-        let some_pods = policy("a", json!({"podSelector": {"matchLabels": {"app": "db"}}}));
-        assert_eq!(count(&[svc("a"), some_pods]), [1, 0]);
+        assert_eq!(count(&[svc("a"), some_pods("a")]), [1, 0]);
         let allows = policy(
             "a",
             json!({"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]}),
         );
         assert_eq!(count(&[svc("a"), allows]), [1, 0]);
         let elsewhere = policy("b", json!({"podSelector": {}}));
-        assert_eq!(count(&[svc("a"), elsewhere]), [1, 0]);
+        assert_eq!(count(&[svc("a"), some_pods("a"), elsewhere]), [1, 0, 0]);
     }
 
     fn admission_findings(inventory: Option<&Value>) -> usize {
@@ -198,6 +222,14 @@ mod tests {
         assert_eq!(admission_findings(Some(&protected)), 0);
         let elsewhere = json!({"namespace": {"billing": {"networking.k8s.io/v1": {"NetworkPolicy": {
             "default-deny": policy("billing", json!({"podSelector": {}}))}}}}});
-        assert_eq!(admission_findings(Some(&elsewhere)), 1);
+        assert_eq!(admission_findings(Some(&elsewhere)), 0);
+        let unprotected = json!({"namespace": {"shop": {"networking.k8s.io/v1": {"NetworkPolicy": {
+            "db": some_pods("shop")}}}}});
+        assert_eq!(admission_findings(Some(&unprotected)), 1);
+        // a sync of Ingresses only says nothing about NetworkPolicies
+        let ingresses = json!({"namespace": {"shop": {"networking.k8s.io/v1": {"Ingress": {
+            "web": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                    "metadata": {"name": "web", "namespace": "shop"}}}}}}});
+        assert_eq!(admission_findings(Some(&ingresses)), 0);
     }
 }

@@ -1,4 +1,4 @@
-use crate::net::Cidr;
+use crate::net::{AddressSet, Cidr};
 use crate::object::{Object, Typed};
 use crate::plain_rule;
 use crate::report::Severity;
@@ -8,7 +8,6 @@ use crate::rules::namespace_default_deny_missing::isolates_ingress;
 use crate::{doc_refs, doc_text};
 use k8s_openapi::api::networking::v1::{IPBlock, NetworkPolicyIngressRule};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use std::net::IpAddr;
 
 #[derive(Default)]
 pub struct NetworkPolicyAllowAll;
@@ -25,7 +24,9 @@ static META: RuleMeta = RuleMeta {
     what: doc_text!("Ingress rules of a NetworkPolicy that admit everything: an empty rule `{}` or one whose `from` is \
            empty and that names no ports (every source, every port), and rules with an `ipBlock` peer of \
            `0.0.0.0/0` or `::/0` whose `except` entries do not take out at least half of that address space \
-           (excepting the private ranges still leaves the whole internet). One finding per rule. Ingress rules \
+           (excepting the private ranges still leaves the whole internet). Blocks cut into pieces are judged \
+           together: the `ipBlock` peers of a rule, or else of all rules, that admit more than half of the \
+           IPv4 or IPv6 addresses (`0.0.0.0/1` and `128.0.0.0/1`) are reported too. One finding per rule. Ingress rules \
            of a policy whose `policyTypes` leave out `Ingress` are ignored, as Kubernetes ignores them."),
     why: doc_text!("NetworkPolicies are allowlists: one rule that admits every source undoes the isolation of every pod \
           the policy selects, including a namespace's default-deny. Such a rule is often left over from \
@@ -40,49 +41,56 @@ static META: RuleMeta = RuleMeta {
 
 plain_rule!(NetworkPolicyAllowAll, META);
 
-/// First and last address of a block, as integers of its family.
-fn range(c: &Cidr) -> (u128, u128) {
-    let (start, bits) = match c.addr {
-        IpAddr::V4(a) => (u128::from(u32::from(a)), 32),
-        IpAddr::V6(a) => (u128::from(a), 128),
-    };
-    let host_bits = bits - u32::from(c.prefix).min(bits);
-    let span = if host_bits >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << host_bits) - 1
-    };
-    let start = start & !span;
-    (start, start.saturating_add(span))
-}
-
-/// Whether the block is the whole address space of its family, less
-/// exceptions that leave more than half of it open.
-fn open_to_all(block: &IPBlock) -> Option<Cidr> {
-    let cidr = Cidr::parse(&block.cidr).ok().filter(Cidr::is_everything)?;
+/// What an ipBlock peer admits: its block less its except entries (only
+/// those of its family count; one that is no address takes nothing out).
+fn admitted(block: &IPBlock) -> Option<(Cidr, AddressSet)> {
+    let cidr = Cidr::parse(&block.cidr).ok()?;
     let v4 = cidr.addr.is_ipv4();
-    let mut excepted: Vec<(u128, u128)> = block
+    let excepts: Vec<Cidr> = block
         .except
         .iter()
         .flatten()
         .filter_map(|e| Cidr::parse(e).ok())
         .filter(|e| e.addr.is_ipv4() == v4)
-        .map(|e| range(&e))
         .collect();
-    excepted.sort_unstable();
-    let mut taken: u128 = 0;
-    let mut reached: Option<u128> = None;
-    for (start, end) in excepted {
-        let from = match reached {
-            Some(r) if r >= end => continue,
-            Some(r) if r >= start => r.saturating_add(1),
-            _ => start,
-        };
-        taken = taken.saturating_add(end - from).saturating_add(1);
-        reached = Some(end);
+    let mut set = AddressSet::of([&cidr]);
+    set.subtract(&AddressSet::of(&excepts));
+    Some((cidr, set))
+}
+
+/// What some peers admit together, per family: (IPv4, IPv6).
+#[derive(Default)]
+struct Admitted {
+    v4: AddressSet,
+    v6: AddressSet,
+}
+
+impl Admitted {
+    fn add(&mut self, cidr: &Cidr, set: &AddressSet) {
+        if cidr.addr.is_ipv4() {
+            self.v4.union(set);
+        } else {
+            self.v6.union(set);
+        }
     }
-    let half = if v4 { 1u128 << 31 } else { 1u128 << 127 };
-    (taken < half).then_some(cidr)
+
+    /// `IPv4`/`IPv6` when more than half of that family's addresses are in.
+    fn open_family(&self) -> Option<&'static str> {
+        if self.v4.most_of(true) {
+            Some("IPv4")
+        } else if self.v6.most_of(false) {
+            Some("IPv6")
+        } else {
+            None
+        }
+    }
+}
+
+/// Whether the block alone is the whole address space of its family, less
+/// exceptions that leave more than half of it open.
+fn open_to_all(block: &IPBlock) -> Option<Cidr> {
+    let (cidr, set) = admitted(block)?;
+    set.most_of(cidr.addr.is_ipv4()).then_some(cidr)
 }
 
 fn ports_text(rule: &NetworkPolicyIngressRule) -> String {
@@ -110,7 +118,17 @@ impl Check for NetworkPolicyAllowAll {
         if !isolates_ingress(spec) {
             return;
         }
+        // what the rules admit together, for blocks cut into pieces
+        let mut policy = Admitted::default();
+        let found = out.len();
         for (i, rule) in spec.ingress.iter().flatten().enumerate() {
+            let mut this_rule = Admitted::default();
+            for peer in rule.from.iter().flatten() {
+                if let Some((cidr, set)) = peer.ip_block.as_ref().and_then(admitted) {
+                    this_rule.add(&cidr, &set);
+                    policy.add(&cidr, &set);
+                }
+            }
             let no_from = rule.from.as_ref().is_none_or(|f| f.is_empty());
             let no_ports = rule.ports.as_ref().is_none_or(|p| p.is_empty());
             if no_from && no_ports {
@@ -152,6 +170,33 @@ impl Check for NetworkPolicyAllowAll {
                         ports_text(rule)
                     ),
                 ));
+            } else if let Some(family) = this_rule.open_family() {
+                out.push(Hit::new(
+                    format!("/spec/ingress/{i}/from"),
+                    format!(
+                        "{} ingress rule #{i} admits, through its ipBlock peers together, more than half of every \
+                         {family} address, {}: cut into pieces, that is still the internet. Name the address \
+                         blocks that must connect.",
+                        obj.display_name(),
+                        ports_text(rule)
+                    ),
+                ));
+            }
+        }
+        if out.len() == found {
+            if let Some(family) = policy.open_family() {
+                out.push(
+                    Hit::new(
+                        "/spec/ingress",
+                        format!(
+                            "{}: its ingress rules admit, through their ipBlock peers together, more than half \
+                             of every {family} address: cut into pieces, that is still the internet. Name the \
+                             address blocks that must connect.",
+                            obj.display_name()
+                        ),
+                    )
+                    .evidence(format!("{family} admitted by the rules together")),
+                );
             }
         }
     }

@@ -4,6 +4,7 @@
 
 use crate::object::{Object, Typed};
 use k8s_openapi::api::rbac::v1::PolicyRule;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 /// The kinds the role rules read.
 pub const ROLE_KINDS: &[&str] = &[
@@ -23,13 +24,25 @@ pub const BINDING_KINDS: &[&str] = &[
 /// their own), so whatever its manifest lists never takes effect.
 pub fn effective_rules<'o>(obj: &'o Object<'_>) -> impl Iterator<Item = (usize, &'o PolicyRule)> {
     let rules = match &obj.typed {
-        Typed::Role {
-            rules,
-            aggregation: None,
-        } => rules.as_slice(),
+        Typed::Role { .. } if !aggregation_selectors(obj).is_empty() => &[],
+        Typed::Role { rules, .. } => rules.as_slice(),
         _ => &[],
     };
     rules.iter().enumerate()
+}
+
+/// The label selectors of an aggregated ClusterRole. The controller
+/// aggregates only with at least one selector, and only ClusterRoles: an
+/// `aggregationRule` of `{}`, with no selector, leaves the role's own rules
+/// in force (a Role cannot carry one at all: see `Object::parse`).
+pub fn aggregation_selectors<'o>(obj: &'o Object<'_>) -> &'o [LabelSelector] {
+    match &obj.typed {
+        Typed::Role {
+            aggregation: Some(a),
+            ..
+        } if obj.kind == "ClusterRole" => a.cluster_role_selectors.as_deref().unwrap_or_default(),
+        _ => &[],
+    }
 }
 
 fn list(v: &Option<Vec<String>>) -> &[String] {

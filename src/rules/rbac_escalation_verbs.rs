@@ -24,9 +24,11 @@ static META: RuleMeta = RuleMeta {
     params: &[],
     what: doc_text!("Rules of a Role or ClusterRole that grant the verbs `escalate`, `bind` or `impersonate` (named on any \
            resource, or through `*` verbs on the resources they act on: roles and clusterroles, users, groups, \
-           serviceaccounts, uids, userextras), or `create` on `pods/exec` or `pods/attach` (spelled out, or \
-           through `*` verbs, `*` or `*/exec` resources and the `*` API group). One finding per offending rule. \
-           Aggregated ClusterRoles are left to the roles they aggregate."),
+           serviceaccounts, uids, userextras), or `create` on `pods/exec`, `pods/attach` or `pods/portforward` \
+           (spelled out, or through `*` verbs, `*` or `*/exec` resources and the `*` API group). Before \
+           Kubernetes 1.35 (`kubernetesVersion`) a WebSocket exec, attach or port-forward needs only `get` on \
+           those subresources, so `get` counts there too. One finding per offending rule. ClusterRoles \
+           aggregated by a label selector are left to the roles they aggregate."),
     why: doc_text!("These permissions are worth more than they look. `escalate` lets a subject write roles granting more \
           than it holds; `bind` lets it bind any existing role, cluster-admin included, to itself; `impersonate` \
           lets it act as any user, group or service account; exec and attach run commands inside pods with \
@@ -71,8 +73,16 @@ const VERB_TARGETS: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
-/// What the rule grants of the escalation paths, for the message.
-fn escalations(rule: &PolicyRule) -> Vec<String> {
+/// Pod subresources that reach into a running pod.
+const POD_ENTRY: &[&str] = &["pods/exec", "pods/attach", "pods/portforward"];
+
+/// The first release whose API server wants `create`, not `get`, for a
+/// WebSocket exec, attach or port-forward.
+const WEBSOCKET_NEEDS_CREATE: (u32, u32) = (1, 35);
+
+/// What the rule grants of the escalation paths, for the message, on a
+/// cluster of the target version.
+fn escalations(rule: &PolicyRule, version: (u32, u32)) -> Vec<String> {
     let mut found = Vec::new();
     for (verb, targets) in VERB_TARGETS {
         let named = rule.verbs.iter().any(|v| v == verb);
@@ -84,10 +94,18 @@ fn escalations(rule: &PolicyRule) -> Vec<String> {
             found.push((*verb).to_string());
         }
     }
-    if grants_group(rule, "") && grants_verb(rule, "create") {
-        for sub in ["pods/exec", "pods/attach"] {
-            if grants_resource(rule, sub) {
-                found.push(format!("create {sub}"));
+    if grants_group(rule, "") {
+        let verbs: &[&str] = if version < WEBSOCKET_NEEDS_CREATE {
+            &["create", "get"]
+        } else {
+            &["create"]
+        };
+        for sub in POD_ENTRY {
+            if !grants_resource(rule, sub) {
+                continue;
+            }
+            if let Some(verb) = verbs.iter().find(|v| grants_verb(rule, v)) {
+                found.push(format!("{verb} {sub}"));
             }
         }
     }
@@ -108,9 +126,9 @@ fn reaches(rule: &PolicyRule, resource: &str) -> bool {
 }
 
 impl Check for RbacEscalationVerbs {
-    fn check(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Hit>) {
+    fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
         for (i, rule) in effective_rules(obj) {
-            let found = escalations(rule);
+            let found = escalations(rule, cx.kubernetes_version);
             if found.is_empty() {
                 continue;
             }
@@ -120,6 +138,9 @@ impl Check for RbacEscalationVerbs {
                     "escalate" => "writing roles that grant more than it holds",
                     "bind" => "binding any role to anyone, cluster-admin included",
                     "impersonate" => "acting as other users, groups or service accounts",
+                    f if f.ends_with("pods/portforward") => {
+                        "connecting to any port of the pods, around Services and NetworkPolicies"
+                    }
                     _ => "running commands inside pods, with their service account tokens and Secrets",
                 };
                 if !how.contains(&h) {
@@ -149,8 +170,12 @@ mod tests {
     use serde_json::json;
 
     fn found(rule: serde_json::Value) -> Vec<String> {
+        found_at(rule, WEBSOCKET_NEEDS_CREATE)
+    }
+
+    fn found_at(rule: serde_json::Value, version: (u32, u32)) -> Vec<String> {
         let rule: PolicyRule = serde_json::from_value(rule).unwrap();
-        escalations(&rule)
+        escalations(&rule, version)
     }
 
     #[test]
@@ -186,7 +211,8 @@ mod tests {
                 "bind",
                 "impersonate",
                 "create pods/exec",
-                "create pods/attach"
+                "create pods/attach",
+                "create pods/portforward"
             ]
         );
         assert_eq!(
@@ -198,9 +224,21 @@ mod tests {
             json!({"apiGroups": ["apps"], "resources": ["pods/exec"], "verbs": ["create"]})
         )
         .is_empty());
-        assert!(
-            found(json!({"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get"]}))
-                .is_empty()
+    }
+
+    #[test]
+    fn get_reaches_into_pods_before_1_35() {
+        let read = json!({"apiGroups": [""], "resources": ["pods/exec", "pods/attach", "pods/portforward"], "verbs": ["get"]});
+        assert_eq!(
+            found_at(read.clone(), (1, 34)),
+            ["get pods/exec", "get pods/attach", "get pods/portforward"]
+        );
+        assert!(found_at(read, (1, 35)).is_empty());
+        assert_eq!(
+            found(
+                json!({"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["create"]})
+            ),
+            ["create pods/portforward"]
         );
     }
 

@@ -22,7 +22,7 @@ static META: RuleMeta = RuleMeta {
     what: doc_text!("Rules of a Role or ClusterRole that grant `get`, `list` or `watch` on `secrets` in the core API group, \
            spelled out or through `*` in verbs, resources or apiGroups. One finding per offending rule. A rule \
            limited by `resourceNames` to named Secrets is allowed: that is the narrow grant this rule asks for. \
-           Aggregated ClusterRoles are left to the roles they aggregate."),
+           ClusterRoles aggregated by a label selector are left to the roles they aggregate."),
     why: doc_text!("Secrets hold credentials: service account tokens, TLS keys, database passwords, cloud keys. `list` and \
           `watch` return every Secret's content, not only their names, so a role that can list Secrets in a \
           namespace holds every credential of that namespace (and of the cluster, for a ClusterRole bound \

@@ -3,8 +3,8 @@ use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
-use crate::rules::rbac_common::effective_rules;
 use crate::rules::rbac_common::ROLE_KINDS;
+use crate::rules::rbac_common::{aggregation_selectors, effective_rules};
 use crate::{doc_refs, doc_text};
 
 #[derive(Default)]
@@ -21,8 +21,11 @@ static META: RuleMeta = RuleMeta {
     params: &[],
     what: doc_text!("Every rule of a Role or ClusterRole (not only the first) whose `verbs`, `resources`, `apiGroups` or \
            `nonResourceURLs` contain `*`. One finding per offending rule, at the first wildcarded field. \
-           An aggregated ClusterRole (one with `aggregationRule`) is skipped: the aggregation controller \
-           replaces its rules with those of the roles it selects, and those roles are checked themselves."),
+           The rules of an aggregated ClusterRole (one with at least one `aggregationRule` selector) are \
+           skipped: the aggregation controller replaces them with those of the roles it selects, and those \
+           roles are checked themselves. An aggregation selector that is empty selects every ClusterRole, \
+           cluster-admin included, and is a wildcard itself. An `aggregationRule` without selectors \
+           aggregates nothing, so the role's own rules are checked."),
     why: doc_text!("A wildcard grants every verb, resource or API group that exists today and every one added later, \
           custom resources and subresources such as `pods/exec` included, and `*` verbs include `escalate`, \
           `bind` and `impersonate`. What a role can do should be readable from the role."),
@@ -40,6 +43,25 @@ const FIELDS: &[&str] = &["verbs", "resources", "apiGroups", "nonResourceURLs"];
 
 impl Check for RbacWildcard {
     fn check(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Hit>) {
+        // an empty selector is a wildcard over roles: it selects every ClusterRole
+        for (i, sel) in aggregation_selectors(obj).iter().enumerate() {
+            let narrows = sel.match_labels.as_ref().is_some_and(|m| !m.is_empty())
+                || sel
+                    .match_expressions
+                    .as_ref()
+                    .is_some_and(|e| !e.is_empty());
+            if !narrows {
+                out.push(Hit::new(
+                    format!("/aggregationRule/clusterRoleSelectors/{i}"),
+                    format!(
+                        "{} aggregates with selector #{i}, which selects every ClusterRole: the role ends up \
+                         holding the rules of all of them, cluster-admin's `*` included. Select the roles to \
+                         aggregate by a label only they carry.",
+                        obj.display_name()
+                    ),
+                ));
+            }
+        }
         for (i, rule) in effective_rules(obj) {
             let star = |l: Option<&Vec<String>>| l.is_some_and(|l| l.iter().any(|v| v == "*"));
             let flagged: Vec<&str> = FIELDS

@@ -27,9 +27,15 @@ static META: RuleMeta = RuleMeta {
     what: doc_text!("Services of `type: ExternalName` whose `spec.externalName` is an IP address (IPv4, IPv6, or a \
            numeric form a resolver reads as IPv4, like `127.1` or `2130706433`), `localhost` or a \
            `*.localhost` name, a cloud metadata endpoint or link-local address (`169.254.169.254`, \
-           `metadata.google.internal`, `fd00:ec2::254`…), or an in-cluster name: `*.svc`, \
+           `metadata.google.internal`, `fd00:ec2::254`…), or an in-cluster name: `*.svc`, `*.pod`, \
            `*.svc.<clusterDomain>`, `*.<clusterDomain>`, `*.cluster.local`, or a bare single-label name. \
-           A trailing dot and letter case do not matter."),
+           Letter case does not matter. A name without a trailing dot is relative: the pods' resolver \
+           (`ndots:5`) tries the cluster's search path before the name itself, so a name of two or three \
+           labels (`payments.team-b`, `web-0.payments.team-b`) reaches the Service or pod of the namespace \
+           its last label names. It is reported unless that last label is a public top-level domain (any \
+           two-letter one, or a common generic one such as `com`, `net`, `org`, `io`, `dev`) that is not also \
+           the name of a namespace the bundle or inventory holds; `payments.team-b.` with its trailing dot is \
+           absolute and external."),
     why: doc_text!("An ExternalName Service is a DNS alias that ingress controllers and service meshes follow and proxy \
           to. Pointed at another namespace's Service it lets anyone who may create Services in one namespace \
           reach, through the shared ingress controller, what NetworkPolicies and namespaces were meant to \
@@ -73,6 +79,18 @@ impl Rule for ServiceExternalName {
     }
 }
 
+/// Top-level domains a relative name of two or three labels may end in and
+/// still be taken for an external host: the generic ones seen on services
+/// (every two-letter label counts as a country code). Any other last label
+/// may be a namespace, which the search path reaches first.
+const PUBLIC_TLDS: &[&str] = &[
+    "academy", "aero", "agency", "app", "arpa", "asia", "biz", "blog", "cat", "cloud", "club",
+    "com", "coop", "design", "dev", "digital", "edu", "email", "gov", "host", "info", "int",
+    "jobs", "link", "live", "media", "mil", "mobi", "museum", "name", "net", "network", "news",
+    "online", "org", "page", "post", "pro", "run", "shop", "site", "software", "space", "store",
+    "systems", "tech", "tel", "travel", "website", "works", "world", "xyz",
+];
+
 /// Addresses the clouds serve instance metadata and credentials on, beyond link-local ones.
 const METADATA_IPS: &[IpAddr] = &[
     // AWS over IPv6 (a unique local address, not link-local)
@@ -91,8 +109,10 @@ const METADATA_NAMES: &[&str] = &[
 
 impl Configured {
     /// Why `external` must not be an ExternalName target, if it must not.
-    fn problem(&self, external: &str) -> Option<String> {
+    /// `known_namespace` says whether the review holds a namespace of a name.
+    fn problem(&self, external: &str, known_namespace: &dyn Fn(&str) -> bool) -> Option<String> {
         let name = external.trim().to_ascii_lowercase();
+        let absolute = name.ends_with('.');
         let name = name.strip_suffix('.').unwrap_or(&name);
         if let Some(ip) = ip_literal(name) {
             return Some(ip_problem(ip));
@@ -114,7 +134,11 @@ impl Configured {
         let domain = self.cluster_domain.as_str();
         let in_domain =
             |d: &str| name == d || name.strip_suffix(d).is_some_and(|r| r.ends_with('.'));
-        if name.ends_with(".svc") || in_domain(domain) || in_domain("cluster.local") {
+        if name.ends_with(".svc")
+            || name.ends_with(".pod")
+            || in_domain(domain)
+            || in_domain("cluster.local")
+        {
             return Some(
                 "an in-cluster name: it sends traffic that arrives for this namespace on to another Service, \
                  around the NetworkPolicies and namespace boundaries that keep them apart"
@@ -128,6 +152,22 @@ impl Configured {
                  them apart"
                     .into(),
             );
+        }
+        // A pod's resolver (ndots:5) tries the cluster's search path before a
+        // relative name itself: `svc.ns` and `pod.svc.ns` become
+        // `….svc.<domain>`, a Service or a headless Service's pod.
+        let labels = name.split('.').count();
+        let last = name.rsplit('.').next().unwrap_or_default();
+        let public_tld = last.len() == 2 && last.bytes().all(|b| b.is_ascii_alphabetic())
+            || last.starts_with("xn--")
+            || PUBLIC_TLDS.contains(&last);
+        if !absolute && (2..=3).contains(&labels) && (!public_tld || known_namespace(last)) {
+            return Some(format!(
+                "a relative name: the resolver of the pods that follow the alias tries the cluster's search \
+                 path first, so `{name}` reaches `{name}.svc.{domain}` (namespace {last}) when it exists, around \
+                 the NetworkPolicies and namespace boundaries that keep them apart. Write an external host \
+                 with a trailing dot (`{name}.`) to make it absolute"
+            ));
         }
         None
     }
@@ -214,7 +254,7 @@ fn number(part: &str) -> Option<u64> {
 }
 
 impl Check for Configured {
-    fn check(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Hit>) {
+    fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some(spec) = obj.service() else { return };
         if service_type(spec) != "ExternalName" {
             return;
@@ -222,8 +262,14 @@ impl Check for Configured {
         let Some(external) = spec.external_name.as_deref() else {
             return;
         };
-        if let Some(problem) = self.problem(external) {
-            out.push(Hit::new(
+        let known_namespace = |ns: &str| {
+            cx.all().any(|o| {
+                o.namespace == Some(ns)
+                    || (o.kind == "Namespace" && o.group().is_empty() && o.name == ns)
+            })
+        };
+        if let Some(problem) = self.problem(external, &known_namespace) {
+            let hit = Hit::new(
                 "/spec/externalName",
                 format!(
                     "{} is an ExternalName alias to `{external}`, {problem}. Point it at an external host name, \
@@ -231,7 +277,8 @@ impl Check for Configured {
                      in this namespace.",
                     obj.display_name()
                 ),
-            ));
+            );
+            out.push(hit);
         }
     }
 }
@@ -244,6 +291,11 @@ mod tests {
         Configured {
             cluster_domain: "cluster.local".into(),
         }
+    }
+
+    /// A review that knows no namespace.
+    fn none(_: &str) -> bool {
+        false
     }
 
     #[test]
@@ -270,8 +322,12 @@ mod tests {
             "db.team-b.svc.cluster.local.",
             "cluster.local",
             "kubernetes",
+            "payments.team-b",
+            "web-0.payments.team-b",
+            "10-0-0-1.team-b.pod",
+            "postgres.internal",
         ] {
-            assert!(r.problem(name).is_some(), "{name} should be flagged");
+            assert!(r.problem(name, &none).is_some(), "{name} should be flagged");
         }
     }
 
@@ -285,10 +341,23 @@ mod tests {
             "svc.example.com",
             "mycluster.local.example.org",
             "1.2.3.4.nip.io",
-            "notcluster.local",
+            "notcluster.local.",
+            "payments.team-b.",
+            "example.com",
+            "api.example.co.uk",
+            "www.xn--p1ai",
+            "a.b.c.team-b",
         ] {
-            assert!(r.problem(name).is_none(), "{name} should pass");
+            assert!(r.problem(name, &none).is_none(), "{name} should pass");
         }
+    }
+
+    #[test]
+    fn a_known_namespace_outweighs_a_public_tld() {
+        let r = rule();
+        assert!(r.problem("products.shop", &none).is_none());
+        assert!(r.problem("products.shop", &|ns| ns == "shop").is_some());
+        assert!(r.problem("products.shop.", &|ns| ns == "shop").is_none());
     }
 
     #[test]
@@ -296,10 +365,10 @@ mod tests {
         let r = Configured {
             cluster_domain: "k8s.corp".into(),
         };
-        assert!(r.problem("db.ns.svc.k8s.corp").is_some());
-        assert!(r.problem("db.ns.k8s.corp").is_some());
-        assert!(r.problem("db.ns.svc.cluster.local").is_some());
-        assert!(r.problem("k8s.corp.example.com").is_none());
+        assert!(r.problem("db.ns.svc.k8s.corp", &none).is_some());
+        assert!(r.problem("db.ns.k8s.corp", &none).is_some());
+        assert!(r.problem("db.ns.svc.cluster.local", &none).is_some());
+        assert!(r.problem("k8s.corp.example.com", &none).is_none());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 use crate::error::Error;
-use crate::net::Cidr;
+use crate::net::{AddressSet, Cidr};
 use crate::object::{escape_pointer, Object};
 use crate::params::Params;
 use crate::report::Severity;
@@ -29,7 +29,8 @@ static META: RuleMeta = RuleMeta {
                accept every source on the private network: no ranges, or an open one",
     }],
     what: doc_text!("Services of `type: LoadBalancer` that accept every source address: no source ranges at all, or a \
-           range of `0.0.0.0/0` or `::/0` (any prefix length 0). Ranges come from \
+           range of `0.0.0.0/0` or `::/0` (any prefix length 0), or ranges that together cover more than half \
+           of the IPv4 or IPv6 addresses (`0.0.0.0/1` and `128.0.0.0/1`). Ranges come from \
            `spec.loadBalancerSourceRanges`, or, when that is empty, from the annotation \
            `service.beta.kubernetes.io/load-balancer-source-ranges` (comma separated), as Kubernetes reads \
            them. Entries that are not CIDR blocks (`10.0.0.0/8`; a bare address is not one) are findings too: \
@@ -66,7 +67,7 @@ impl Rule for ServiceLoadBalancerSourceRanges {
 
 /// What one source range entry means.
 enum Entry {
-    Fine,
+    Fine(Cidr),
     Everything(Cidr),
     Invalid(String),
 }
@@ -88,7 +89,7 @@ fn classify(text: &str) -> Entry {
     }
     match Cidr::parse(t) {
         Ok(c) if c.is_everything() => Entry::Everything(c),
-        Ok(_) => Entry::Fine,
+        Ok(c) => Entry::Fine(c),
         Err(m) => Entry::Invalid(m),
     }
 }
@@ -109,19 +110,24 @@ impl Check for Configured {
             .unwrap_or_default();
         // the field wins; the annotation is read only when the field is empty
         if !field.is_empty() {
+            let mut ranges = Vec::with_capacity(field.len());
+            let mut open = false;
             for (i, text) in field.iter().enumerate() {
                 let path = format!("/spec/loadBalancerSourceRanges/{i}");
                 match classify(text) {
-                    Entry::Fine => {}
-                    Entry::Everything(_) if open_ok => {}
-                    Entry::Everything(c) => out.push(Hit::new(
-                        path,
-                        format!(
-                            "{name} lists source range {c}: its load balancer accepts connections from every \
-                             address{}. Replace it with the ranges of the clients that need this service.",
-                            internal_note(internal)
-                        ),
-                    )),
+                    Entry::Fine(c) => ranges.push(c),
+                    Entry::Everything(_) if open_ok => open = true,
+                    Entry::Everything(c) => {
+                        open = true;
+                        out.push(Hit::new(
+                            path,
+                            format!(
+                                "{name} lists source range {c}: its load balancer accepts connections from every \
+                                 address{}. Replace it with the ranges of the clients that need this service.",
+                                internal_note(internal)
+                            ),
+                        ));
+                    }
                     Entry::Invalid(m) => out.push(Hit::new(
                         path,
                         format!(
@@ -130,6 +136,17 @@ impl Check for Configured {
                         ),
                     )),
                 }
+            }
+            if let (false, false, Some(family)) = (open, open_ok, most_of_a_family(&ranges)) {
+                out.push(Hit::new(
+                    "/spec/loadBalancerSourceRanges",
+                    format!(
+                        "{name} lists source ranges that together cover more than half of every {family} \
+                         address: cut into pieces, its load balancer still accepts connections from the whole \
+                         internet{}. List only the clients that need this service.",
+                        internal_note(internal)
+                    ),
+                ));
             }
             return;
         }
@@ -157,11 +174,19 @@ impl Check for Configured {
         let path = format!("/metadata/annotations/{}", escape_pointer(ANNOTATION));
         let mut open = Vec::new();
         let mut invalid = Vec::new();
+        let mut ranges = Vec::new();
         for item in value.split(',') {
             match classify(item) {
-                Entry::Fine => {}
+                Entry::Fine(c) => ranges.push(c),
                 Entry::Everything(c) => open.push(c.to_string()),
                 Entry::Invalid(m) => invalid.push(m),
+            }
+        }
+        if open.is_empty() {
+            if let Some(family) = most_of_a_family(&ranges) {
+                open.push(format!(
+                    "ranges covering more than half of every {family} address"
+                ));
             }
         }
         if !open.is_empty() && !open_ok {
@@ -185,6 +210,19 @@ impl Check for Configured {
                 ),
             ));
         }
+    }
+}
+
+/// `IPv4`/`IPv6` when the blocks of that family together hold more than
+/// half of its addresses: the whole internet, cut into pieces.
+fn most_of_a_family(ranges: &[Cidr]) -> Option<&'static str> {
+    let family = |v4: bool| AddressSet::of(ranges.iter().filter(|c| c.addr.is_ipv4() == v4));
+    if family(true).most_of(true) {
+        Some("IPv4")
+    } else if family(false).most_of(false) {
+        Some("IPv6")
+    } else {
+        None
     }
 }
 

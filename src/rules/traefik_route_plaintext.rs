@@ -168,7 +168,9 @@ impl Check for Configured {
                  (redirectScheme) or an entry-point redirection.",
                 obj.display_name()
             ),
-        ));
+        )
+        // the cause is where the route binds and that it has no TLS, not its rules
+        .evidence_at(obj, &["/spec/entryPoints", "/spec/tls"]));
     }
 }
 

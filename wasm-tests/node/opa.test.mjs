@@ -1,6 +1,7 @@
 // portcullis-opa.wasm in the npm OPA SDK (@open-policy-agent/opa-wasm), as
 // Node and browsers load it: no glue beyond what the SDK does. Every per-rule
-// case and every conformance case must give the native library's verdict.
+// case and every conformance case must give the findings it states, and the
+// native library's answer.
 // The cases come from target/cases.json, written from the YAML case files by
 // `cargo run -p wasm-tests --bin export-cases` (run here so it is never stale).
 
@@ -12,6 +13,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { loadPolicy } from "@open-policy-agent/opa-wasm";
+import { judgeReport, judgeViolationList } from "./judge.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const modulePath = path.join(root, "dist/portcullis-opa.wasm");
@@ -23,16 +25,6 @@ execFileSync("cargo", ["run", "-q", "-p", "wasm-tests", "--bin", "export-cases"]
 });
 const cases = JSON.parse(fs.readFileSync(path.join(root, "target/cases.json"), "utf8"));
 const wasm = fs.readFileSync(modulePath);
-
-// The case's verdict, judged as the native harness judges it.
-function judge(c, report) {
-  assert.equal(report.error, undefined, `${c.name}: evaluation failed: ${JSON.stringify(report.error)}`);
-  const ofRule = (list) => (report[list] ?? []).filter((f) => f.rule === c.rule).length;
-  const denied = ofRule("violations");
-  const total = denied + ofRule("warnings");
-  const ok = (c.expect === "allow" ? denied === 0 : total > 0) && (c.count == null || c.count === total);
-  assert.ok(ok, `${c.name}: expected ${c.expect} for ${c.rule}, got ${denied} denied, ${total - denied} warned`);
-}
 
 // Host data for a case: its settings, and the inventory beside them.
 function dataOf(c) {
@@ -75,11 +67,12 @@ test("every case through portcullis/report equals the native report", async () =
     // settings and inventory as host data
     policy.setData(dataOf(c));
     const viaData = only(policy.evaluate(bareInput(c), "portcullis/report"));
+    judgeReport(`${c.name} (settings as data)`, c.expectation, viaData);
     assert.deepEqual(viaData, c.native, `${c.name} (settings as data)`);
-    judge(c, viaData);
     // settings carried in the input
     policy.setData({});
     const viaInput = only(policy.evaluate(c.input, "portcullis/report"));
+    judgeReport(`${c.name} (settings in the input)`, c.expectation, viaInput);
     assert.deepEqual(viaInput, c.native, `${c.name} (settings in the input)`);
   }
 });
@@ -97,15 +90,13 @@ test("every case through portcullis/violation gives the native denials", async (
       policy.setData(dataOf(c));
     }
     const list = only(policy.evaluate(input, "portcullis/violation"));
-    assert.ok(Array.isArray(list), `${c.name}: a list`);
+    judgeViolationList(c.name, c.expectation, list);
     const expected = c.native.allowed ? [] : c.native.violations;
     assert.deepEqual(
       list.map((v) => [v.msg, v.details.rule, v.details.path]),
       expected.map((f) => [f.message, f.rule, f.path]),
       c.name,
     );
-    const deniesRule = list.some((v) => v.details.rule === c.rule);
-    if (c.expect === "allow") assert.ok(!deniesRule, `${c.name}: ${c.rule} must not deny`);
   }
 });
 
@@ -136,7 +127,7 @@ test("entrypoint 0 answers Gatekeeper and Kubewarden opa mode in their shapes", 
   assert.equal(review.kind, "AdmissionReview");
   assert.equal(review.response.uid, "abc-1");
   assert.equal(review.response.allowed, false);
-  assert.match(review.response.status.message, /LoadBalancer/);
+  assert.match(review.response.status.message, /^service-type-loadbalancer: Service shop\/web .*LoadBalancer/);
 
   policy.setData({ rules: { "service-type-loadbalancer": "off" } });
   assert.equal(only(policy.evaluate({ request })).response.allowed, true);

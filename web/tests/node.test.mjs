@@ -1,11 +1,14 @@
-// The Node build of the module against the native verdicts of every case:
-// the same answers through `evaluate` (the JSON contract) and `checkYaml`.
+// The Node build of the module against every case: the findings each case
+// states, and the native answers, through `evaluate` (the JSON contract) and
+// `checkYaml`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+// the one judge every JavaScript harness holds a module's answer to
+import { judgeFindings, judgeReport } from '../../wasm-tests/node/judge.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const npm = join(root, 'dist/web/npm');
@@ -14,14 +17,6 @@ const require = createRequire(import.meta.url);
 const portcullis = require(join(npm, 'node/portcullis.js'));
 const { cases } = JSON.parse(readFileSync(casesFile, 'utf8'));
 
-/** The verdict of one case, read the way the native harness reads it. */
-function judge(c, findings) {
-  const mine = findings.filter((f) => f.rule === c.rule);
-  const denied = mine.filter((f) => f.action === 'deny').length;
-  const ok = (c.expect === 'allow' ? denied === 0 : mine.length > 0)
-    && (c.count === null || c.count === mine.length);
-  assert.ok(ok, `${c.name}: expected ${c.expect}${c.count === null ? '' : ` (${c.count})`}, got ${denied} denied of ${mine.length}`);
-}
 
 test('cases were exported', () => {
   assert.ok(cases.length > 0);
@@ -31,17 +26,16 @@ test('cases were exported', () => {
 for (const c of cases) {
   test(`evaluate: ${c.name}`, () => {
     const answer = JSON.parse(portcullis.evaluate(c.input));
+    judgeReport(c.name, c.expectation, answer);
     assert.deepEqual(answer, c.native);
-    assert.equal(answer.error, undefined, JSON.stringify(answer.error));
-    judge(c, [...answer.violations, ...answer.warnings]);
   });
   if (c.yaml === undefined) continue;
   test(`checkYaml: ${c.name}`, () => {
     const answer = JSON.parse(portcullis.checkYaml(c.yaml, JSON.stringify(c.settings)));
-    assert.deepEqual(answer, c.nativeYaml);
     assert.equal(answer.error, undefined, JSON.stringify(answer.error));
     assert.deepEqual(answer.errors, [], 'case files parse');
-    judge(c, answer.findings);
+    judgeFindings(c.name, c.expectation, answer.findings);
+    assert.deepEqual(answer, c.nativeYaml);
     // the YAML path finds what the JSON contract finds, each with a real line
     const viaJson = JSON.parse(portcullis.evaluate(c.input));
     const count = (fs) => fs.filter((f) => f.rule === c.rule).length;

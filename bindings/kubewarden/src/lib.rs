@@ -10,7 +10,7 @@
 //! runs natively too, so the tests can compare the module with the library.
 
 use portcullis::report::{Finding, Report};
-use portcullis::{Error, Host};
+use portcullis::{evaluate_with, Error, Policy};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -98,22 +98,39 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
         Ok(v) => v,
         Err(e) => return failed(&e),
     };
-    if input.get("request").is_none() {
-        return failed(&Error::input(
-            "validate expects {\"request\": <AdmissionRequest>, \"settings\": {…}}",
-        ));
+    let expected = "validate expects {\"request\": <AdmissionRequest>, \"settings\": {…}}";
+    let Some(request) = input.get("request") else {
+        return failed(&Error::input(expected));
+    };
+    if let Some(k) = input.as_object().and_then(|m| {
+        m.keys()
+            .find(|k| !matches!(k.as_str(), "request" | "settings"))
+    }) {
+        return failed(&Error::input(format!("unknown key `{k}`: {expected}")));
     }
-    let report = match portcullis::evaluate(&input, Host::default()) {
+    // a malformed request is the request's fault (400) before the settings' (500)
+    let request_only = json!({"request": request});
+    if let Err(e) = portcullis::detect(&request_only) {
+        return failed(&e);
+    }
+    // the settings compiled once, for the verdict and for what it may do
+    // (mutate), and the request evaluated under them
+    let policy = match input.get("settings").filter(|s| !s.is_null()) {
+        Some(settings) => match Policy::from_settings(Some(settings)) {
+            Ok(p) => p,
+            Err(e) => return failed(&e),
+        },
+        None => match Policy::baseline() {
+            Ok(p) => p,
+            Err(e) => return failed(&e),
+        },
+    };
+    let report = match evaluate_with(&request_only, &policy, None) {
         Ok(r) => r,
         Err(e) => return failed(&e),
     };
-    let settings = input.get("settings");
-    let mutate = settings
-        .and_then(|s| s.get("mutate"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    if mutate && !report.allowed {
-        if let Some(answer) = mutated(&input, &report) {
+    if policy.mutate && !report.allowed {
+        if let Some(answer) = mutated(request, &policy, &report) {
             return answer;
         }
     }
@@ -213,11 +230,10 @@ pub fn answer(report: &Report) -> ValidationResponse {
 /// With `mutate: true`: when every denial has a safe fix, the fixed object is
 /// accepted in place of a rejection. The fixed object is checked again, so a
 /// mutation is only ever returned when it clears every denial.
-fn mutated(input: &Value, report: &Report) -> Option<ValidationResponse> {
+fn mutated(request: &Value, policy: &Policy, report: &Report) -> Option<ValidationResponse> {
     if report.violations.iter().any(|f| f.fix.is_none()) {
         return None;
     }
-    let request = input.get("request")?;
     let mut object = request.get("object")?.clone();
     for f in &report.violations {
         let fix = f.fix.as_deref()?;
@@ -225,11 +241,8 @@ fn mutated(input: &Value, report: &Report) -> Option<ValidationResponse> {
     }
     let mut fixed_request: Map<String, Value> = request.as_object()?.clone();
     fixed_request.insert("object".into(), object.clone());
-    let mut recheck = json!({"request": Value::Object(fixed_request)});
-    if let (Some(settings), Some(m)) = (input.get("settings"), recheck.as_object_mut()) {
-        m.insert("settings".into(), settings.clone());
-    }
-    let after = portcullis::evaluate(&recheck, Host::default()).ok()?;
+    let recheck = json!({"request": Value::Object(fixed_request)});
+    let after = evaluate_with(&recheck, policy, None).ok()?;
     if !after.violations.is_empty() {
         return None;
     }
@@ -373,6 +386,29 @@ mod tests {
             .as_str()
             .unwrap()
             .ends_with("(fixed by mutation)"));
+    }
+
+    /// `mutate` is read from the compiled settings, as every other key is:
+    /// a malformed value is a settings error, not a silent no.
+    #[test]
+    fn mutate_comes_from_the_compiled_settings() {
+        let v = call(
+            "validate",
+            json!({"request": request("CREATE", service("NodePort")), "settings": {"mutate": "yes"}}),
+        );
+        assert_eq!(v["code"], 500, "{v}");
+        assert!(v["message"].as_str().unwrap().contains("mutate"), "{v}");
+        let v = call(
+            "validate",
+            json!({"request": request("CREATE", service("NodePort")), "settings": {"mutate": false}}),
+        );
+        assert_eq!(v["accepted"], false, "{v}");
+        assert!(v.get("mutated_object").is_none());
+        let v = call(
+            "validate",
+            json!({"request": request("CREATE", service("NodePort")), "extra": 1}),
+        );
+        assert_eq!(v["code"], 400, "{v}");
     }
 
     #[test]

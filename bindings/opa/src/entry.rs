@@ -172,7 +172,13 @@ pub fn response(input: &Value, result: Result<Report, Error>) -> Value {
     let mut response = json!({"uid": uid});
     let fields = match result {
         Ok(r) => {
-            let denied: Vec<&str> = r.violations.iter().map(|f| f.message.as_str()).collect();
+            // `rule: message`, as Kubewarden's own answer lists them: the
+            // reader sees which rule denied, and can switch or exempt it
+            let denied: Vec<String> = r
+                .violations
+                .iter()
+                .map(|f| format!("{}: {}", f.rule, f.message))
+                .collect();
             // audit mode allows but must not hide what it found
             let warnings: Vec<String> = r
                 .warnings
@@ -276,7 +282,7 @@ mod tests {
         assert!(out["response"]["status"]["message"]
             .as_str()
             .unwrap()
-            .contains("LoadBalancer"));
+            .starts_with("service-type-loadbalancer: Service shop/web"));
 
         let off = json!({"rules": {"service-type-loadbalancer": "off"},
                          "kubernetes": {"services": {"shop": {"x": lb("x")}}}});

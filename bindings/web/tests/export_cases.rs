@@ -18,6 +18,7 @@ fn export(case: &Case, yaml: Option<String>) -> Value {
         "name": case.name,
         "expect": match case.expect { Expect::Allow => "allow", Expect::Deny => "deny" },
         "count": case.count,
+        "expectation": case.expectation(),
         "settings": case.settings,
         "input": input.to_string(),
         "native": native,
@@ -44,7 +45,12 @@ fn main() {
         }
     };
     for case in &policy {
-        let text = std::fs::read_to_string(root.join(&case.name)).ok();
+        // a case with an inventory needs the JSON contract: as YAML it is one bundle
+        let text = case
+            .inventory
+            .is_empty()
+            .then(|| std::fs::read_to_string(root.join(&case.name)).ok())
+            .flatten();
         list.push(export(case, text));
     }
     let conformance = match cases::conformance_corpus(&root) {

@@ -35,6 +35,34 @@ impl Paint {
     }
 }
 
+/// A manifest's string made safe for a terminal: C0 and C1 control
+/// characters (ESC of colours, cursor moves and OSC-8 links, BEL, CSI) and
+/// the bidirectional overrides that reorder what is shown are written as
+/// escapes, as ripgrep and ruff print them, so they are seen, not run.
+pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if u32::from(c) < 0x80 && unsafe_char(c) => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if unsafe_char(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn patch_text(fix: &[Value]) -> String {
     fix.iter()
         .map(|op| {
@@ -63,13 +91,13 @@ pub fn text(o: &Outcome<'_>, color: bool) -> String {
             if last_file.is_some() {
                 s.push('\n');
             }
-            let _ = writeln!(s, "{}", p.bold(&l.file));
+            let _ = writeln!(s, "{}", p.bold(&shown(&l.file)));
             last_file = Some(l.file.as_str());
             last_object = None;
         }
         let object = l.finding.object.to_string();
         if last_object.as_deref() != Some(object.as_str()) {
-            let _ = writeln!(s, "  {object}");
+            let _ = writeln!(s, "  {}", shown(&object));
             last_object = Some(object);
         }
         let (mark, label) = match l.finding.action {
@@ -83,9 +111,9 @@ pub fn text(o: &Outcome<'_>, color: bool) -> String {
             p.bold(l.finding.rule),
             p.dim(&format!("({})", l.finding.severity.as_str()))
         );
-        let _ = writeln!(s, "      {}", l.finding.message);
+        let _ = writeln!(s, "      {}", shown(&l.finding.message));
         if let Some(fix) = &l.finding.fix {
-            let _ = writeln!(s, "      {} {}", p.green("fix:"), patch_text(fix));
+            let _ = writeln!(s, "      {} {}", p.green("fix:"), shown(&patch_text(fix)));
         }
     }
     for e in &o.loaded.errors {
@@ -93,10 +121,16 @@ pub fn text(o: &Outcome<'_>, color: bool) -> String {
             (Some(l), Some(c)) => format!("{}:{l}:{c}", e.file),
             _ => e.file.clone(),
         };
-        let _ = writeln!(s, "{} {at}: {}", p.red("error:"), e.message);
+        let _ = writeln!(
+            s,
+            "{} {}: {}",
+            p.red("error:"),
+            shown(&at),
+            shown(&e.message)
+        );
     }
     for (file, msg) in &o.eval_errors {
-        let _ = writeln!(s, "{} {file}: {msg}", p.red("error:"));
+        let _ = writeln!(s, "{} {}: {}", p.red("error:"), shown(file), shown(msg));
     }
     let objects: usize = o.reports.iter().map(|r| r.summary.objects).sum();
     let denied: usize = o.reports.iter().map(|r| r.summary.denied).sum();
@@ -105,14 +139,20 @@ pub fn text(o: &Outcome<'_>, color: bool) -> String {
     if !s.is_empty() {
         s.push('\n');
     }
-    let verdict = if denied > 0 || !o.loaded.errors.is_empty() || !o.eval_errors.is_empty() {
-        p.red("FAIL")
-    } else {
+    let verdict = if allowed(o) {
         p.green("PASS")
+    } else {
+        p.red("FAIL")
+    };
+    // audit mode denies nothing: its denials are reported, not enforced
+    let enforced = if denied > 0 && o.reports.iter().all(|r| r.allowed) {
+        " in audit mode, not enforced"
+    } else {
+        ""
     };
     let _ = write!(
         s,
-        "{verdict}: {objects} objects in {} files: {denied} denied, {warned} warnings",
+        "{verdict}: {objects} objects in {} files: {denied} denied{enforced}, {warned} warnings",
         o.loaded.files.len()
     );
     if exempted > 0 {
@@ -123,6 +163,12 @@ pub fn text(o: &Outcome<'_>, color: bool) -> String {
         let _ = write!(s, ", {errors} input errors");
     }
     s
+}
+
+/// The one verdict the text, the JSON and the exit code give: nothing
+/// denied (audit mode denies nothing) and every input read.
+pub fn allowed(o: &Outcome<'_>) -> bool {
+    o.reports.iter().all(|r| r.allowed) && o.loaded.errors.is_empty() && o.eval_errors.is_empty()
 }
 
 fn location(l: &Located<'_>) -> Value {
@@ -164,7 +210,7 @@ pub fn json(o: &Outcome<'_>) -> Value {
         .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
         .collect();
     json!({
-        "allowed": violations.is_empty() && errors.is_empty(),
+        "allowed": allowed(o),
         "violations": violations,
         "warnings": warnings,
         "exempted": exempted,

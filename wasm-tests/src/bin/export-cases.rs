@@ -11,6 +11,9 @@
 //!   "expect":    "allow" | "deny" (deny: at least one finding of `rule`;
 //!                allow: no denial of `rule`),
 //!   "count":     exact number of findings of `rule`, or null,
+//!   "expectation": {rule, audit, expect, count, findings}: `findings` lists
+//!                every finding of `rule` the case states (action, object,
+//!                path, fix), or is null when it states none,
 //!   "settings":  the settings object (the case's rule set to deny unless stated),
 //!   "objects":   the plain objects of the bundle ([] for an admission request),
 //!   "inventory": extra objects known to the rules ([] when none),
@@ -37,6 +40,7 @@ fn export(case: &Case) -> Value {
         "rule": case.rule,
         "expect": match case.expect { Expect::Allow => "allow", Expect::Deny => "deny" },
         "count": case.count,
+        "expectation": case.expectation(),
         "settings": case.settings,
         "objects": case.objects,
         "inventory": case.inventory,
