@@ -29,7 +29,8 @@ CONFORMANCE_REQUIRED := $(filter-out 0,$(PORTCULLIS_REQUIRE_CONFORMANCE))
 CONFORMANCE_LINE := $(if $(CONFORMANCE_FOUND),conformance: the peers' corpus at $(PORTCULLIS_CONFORMANCE) is checked,skipped: the peers' conformance corpus was not found at $(PORTCULLIS_CONFORMANCE) (set PORTCULLIS_CONFORMANCE to check it))
 
 .PHONY: help setup npm-deps lint fmt test test-core wasm wasm-generic opa kubewarden web web-serve wasm-bindgen-cli \
-        wasm-tests node-tests web-tests demo docs bless-cases bench cli install conformance-check test-fresh-clone clean
+        wasm-tests node-tests python-tests python-hosts web-tests demo docs bless-cases bench cli install \
+        conformance-check test-fresh-clone clean
 
 help:
 	@echo "make demo   - check the bundled example shop (unsafe and fixed)"
@@ -72,7 +73,7 @@ lint: setup
 fmt:
 	$(CARGO) fmt --all
 
-test: conformance-check setup lint test-core wasm wasm-tests node-tests web-tests
+test: conformance-check setup lint test-core wasm wasm-tests node-tests python-tests web-tests
 	@echo "$(CONFORMANCE_LINE)"
 	@echo "make test: all green"
 
@@ -84,7 +85,7 @@ conformance-check:
 		echo "error: PORTCULLIS_REQUIRE_CONFORMANCE is set and the corpus is missing" >&2; exit 1; fi
 
 test-core:
-	$(CARGO) test -p portcullis
+	$(CARGO) test -p portcullis -p portcullis-generic
 
 docs:
 	PORTCULLIS_BLESS=1 $(CARGO) test -p portcullis --test registry
@@ -115,10 +116,11 @@ demo: cli
 
 wasm: wasm-generic opa kubewarden
 
+# The generic JSON ABI (bindings/generic): no imports, for any wasm runtime.
 wasm-generic: setup
-	$(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) -p portcullis --lib --no-default-features
+	$(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) -p portcullis-generic
 	@mkdir -p $(DIST)
-	$(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_OUT)/portcullis.wasm -o $(DIST)/portcullis.wasm
+	$(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_OUT)/portcullis_generic.wasm -o $(DIST)/portcullis.wasm
 	@ls -l $(DIST)/portcullis.wasm
 
 # --- OPA (bindings/opa) ------------------------------------------------------
@@ -227,6 +229,24 @@ wasm-tests: wasm
 
 node-tests: wasm
 	node --test wasm-tests/node/
+
+# The OPA SDKs for Python (wasm-tests/python/requirements.txt, pinned) in a
+# virtualenv of their own, created and filled only when missing or when the
+# pins change. Debian's python3 needs python3-venv for `-m venv`.
+PY_HOSTS := $(TARGET_DIR)/python-hosts
+python-hosts: $(PY_HOSTS)/.installed
+$(PY_HOSTS)/.installed: wasm-tests/python/requirements.txt
+	@if ! [ -x $(PY_HOSTS)/bin/python ] && ! python3 -m venv $(PY_HOSTS); then \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "installing Debian's python3-venv for the Python host tests"; \
+		rm -rf $(PY_HOSTS); \
+		$$sudo apt-get update && $$sudo apt-get install -y python3-venv; \
+		python3 -m venv $(PY_HOSTS); fi
+	$(PY_HOSTS)/bin/python -m pip install --disable-pip-version-check -q -r wasm-tests/python/requirements.txt
+	@touch $@
+
+python-tests: opa python-hosts
+	$(PY_HOSTS)/bin/python -m unittest discover -s wasm-tests/python -p 'test_*.py' -v
 
 # Node checks the built module against the native verdicts of every case;
 # the browser test drives Debian's chromium (never a downloaded browser).

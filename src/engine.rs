@@ -113,6 +113,7 @@ pub fn run(review: &Review<'_>, policy: &Policy) -> Report {
         warnings,
         exempted,
         summary,
+        violation_actions: policy.violation_actions,
     }
 }
 

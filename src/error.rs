@@ -17,6 +17,15 @@ pub enum Error {
     Input { message: String },
     #[error("settings: {key}: {message}")]
     Settings { key: String, message: String },
+    /// Settings inside the content being checked, where only the host may
+    /// set them: `path` points at them in the input.
+    #[error(
+        "settings found inside the checked input, at {path}: settings come from whoever runs \
+         the check (OPA data, Gatekeeper parameters, --settings, the settings argument), never \
+         from the content being checked; a host that means to take them from the input sets \
+         allowInputSettings: true in its own settings"
+    )]
+    InputSettings { path: String },
     #[error("{object}: field {path}: {message}")]
     Object {
         object: String,
@@ -61,6 +70,7 @@ impl Error {
             Error::Json { .. } => "invalid-json",
             Error::Input { .. } => "invalid-input",
             Error::Settings { .. } => "invalid-settings",
+            Error::InputSettings { .. } => "settings-in-input",
             Error::Object { .. } => "invalid-object",
         }
     }
@@ -79,6 +89,9 @@ impl Error {
                 }
                 Error::Settings { key, .. } => {
                     map.insert("key".into(), json!(key));
+                }
+                Error::InputSettings { path } => {
+                    map.insert("path".into(), json!(path));
                 }
                 Error::Object { object, path, .. } => {
                     map.insert("object".into(), json!(object));

@@ -25,18 +25,30 @@ pub mod yaml;
 #[cfg(feature = "yaml")]
 pub mod yamlcheck;
 
-#[cfg(all(target_arch = "wasm32", not(feature = "no-abi")))]
-mod abi;
-
 pub use error::Error;
 pub use report::{Action, Finding, ObjectRef, Report, Severity};
 pub use review::{detect, Review, Shape};
 pub use settings::Policy;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+use settings::ALLOW_INPUT_SETTINGS;
+use std::sync::{Arc, Mutex, PoisonError};
 
-/// Settings and inventory a host supplies beside the input (OPA `data`,
-/// a CLI `--settings` file). Settings carried inside the input win.
+/// What a host supplies beside the input.
+///
+/// `settings` is the host's own settings channel: OPA data, the CLI's
+/// `--settings` and flags, the `settings` argument of the JavaScript API.
+/// `None` means the host has no channel but the input itself, as the generic
+/// ABI (whose envelope is its only channel) and Kubewarden (whose
+/// `{request, settings}` payload the policy server writes) have: then the
+/// input's `settings` or `parameters` are the host's settings.
+///
+/// When the host has its own settings, they are the base; Gatekeeper's
+/// `parameters` (a constraint: the operator's configuration) override them
+/// key by key, and settings anywhere else in the input are an error naming
+/// where they were found, unless the host's settings set
+/// `allowInputSettings: true`. Invalid host settings are reported whatever
+/// the input carries.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Host<'a> {
     pub settings: Option<&'a Value>,
@@ -55,16 +67,114 @@ pub fn parse_json(input: &[u8]) -> Result<Value, Error> {
     serde_json::from_slice(input).map_err(|e| Error::from_json(&e))
 }
 
-/// Evaluates any accepted input shape.
+/// Evaluates any accepted input shape as a host's call (see [`Host`]),
+/// compiling the settings for this call alone.
 pub fn evaluate(input: &Value, host: Host<'_>) -> Result<Report, Error> {
+    run(input, host, Channel::of(host), None)
+}
+
+/// Evaluates a document of checked content (a file of a CLI run, a
+/// document of `checkYaml`): every settings member it carries, Gatekeeper's
+/// `parameters` included, is content and so an error naming where it was
+/// found, unless the host's settings set `allowInputSettings: true`.
+pub fn evaluate_document(document: &Value, host: Host<'_>) -> Result<Report, Error> {
+    run(document, host, Channel::Content, None)
+}
+
+/// Evaluates under a policy the host compiled (with [`PolicyCache::compile`]
+/// or [`Policy::from_settings`]): the host decided the settings, so settings
+/// carried inside the input are an error naming where they were found.
+pub fn evaluate_with(
+    input: &Value,
+    policy: &Policy,
+    inventory: Option<&Value>,
+) -> Result<Report, Error> {
     let mut review = detect(input)?;
-    let settings = review.settings.or(host.settings);
+    if review.settings.is_some_and(|s| !is_empty_settings(s)) {
+        let member = if review.shape == Shape::Gatekeeper {
+            "parameters"
+        } else {
+            "settings"
+        };
+        return Err(Error::InputSettings {
+            path: format!("/{member}"),
+        });
+    }
+    if let Some(inv) = inventory {
+        if review.inventory.is_empty() {
+            review.inventory = review::inventory(inv)?;
+        }
+    }
+    Ok(engine::run(&review, policy))
+}
+
+/// The generic JSON entry point without a cache: bytes in, the JSON answer
+/// out. Never fails.
+pub fn evaluate_bytes(input: &[u8]) -> Value {
+    answer_value(parse_json(input).and_then(|v| evaluate(&v, Host::default())))
+}
+
+/// `evaluate_bytes` serialised, without building the answer as a `Value`
+/// first (a quarter of a small request's cost). Keys keep the report's field
+/// order instead of `Value`'s sorted order; the JSON is the same.
+pub fn evaluate_to_json(input: &[u8]) -> Vec<u8> {
+    answer_json(parse_json(input).and_then(|v| evaluate(&v, Host::default())))
+}
+
+fn answer_value(result: Result<Report, Error>) -> Value {
+    match result {
+        Ok(report) => report.to_value(),
+        Err(e) => e.to_answer(),
+    }
+}
+
+fn answer_json(result: Result<Report, Error>) -> Vec<u8> {
+    let answer = match result {
+        Ok(report) => serde_json::to_vec(&report),
+        Err(e) => serde_json::to_vec(&e.to_answer()),
+    };
+    answer.unwrap_or_else(|_| b"{\"allowed\":false}".to_vec())
+}
+
+/// Who may set the settings of one evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Channel {
+    /// The input is the host's own call: its settings are the host's.
+    Input,
+    /// The host has settings of its own; the input may add Gatekeeper
+    /// parameters, and any other settings only with the host's consent.
+    Host,
+    /// The input is content being checked: any settings in it need consent.
+    Content,
+}
+
+impl Channel {
+    fn of(host: Host<'_>) -> Channel {
+        if host.settings.is_some() {
+            Channel::Host
+        } else {
+            Channel::Input
+        }
+    }
+}
+
+fn run(
+    input: &Value,
+    host: Host<'_>,
+    channel: Channel,
+    cache: Option<&PolicyCache>,
+) -> Result<Report, Error> {
+    let mut review = detect(input)?;
+    let (base, over) = settings_sources(&review, host, channel)?;
     let compiled;
-    let policy = match settings {
-        None | Some(Value::Null) if HEAP_SURVIVES_CALLS => baseline()?,
-        Some(Value::Object(m)) if HEAP_SURVIVES_CALLS && m.is_empty() => baseline()?,
-        _ => {
-            compiled = Policy::from_settings(settings)?;
+    let cached;
+    let policy: &Policy = match cache {
+        Some(cache) => {
+            cached = cache.policy(base, over)?;
+            &cached
+        }
+        None => {
+            compiled = compile(base, over)?;
             &compiled
         }
     };
@@ -76,61 +186,184 @@ pub fn evaluate(input: &Value, host: Host<'_>) -> Result<Report, Error> {
     Ok(engine::run(&review, policy))
 }
 
-/// Whether statics may keep heap data from one call to the next. Not in the
-/// bindings with their own ABI: the OPA module's hosts reset its bump heap
-/// before every evaluation, which would leave a cached policy dangling.
-pub(crate) const HEAP_SURVIVES_CALLS: bool = !cfg!(all(target_arch = "wasm32", feature = "no-abi"));
-
-/// The baseline policy, compiled once per process: hosts without settings
-/// (the generic ABI, the CLI without `--settings`) would otherwise re-read
-/// the profile and configure every rule on every request, which cost more
-/// than the rules themselves.
-fn baseline() -> Result<&'static Policy, Error> {
-    static BASELINE: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
-    if let Some(p) = BASELINE.get() {
-        return Ok(p);
+/// Settings that say nothing: absent, `null` or `{}`.
+fn is_empty_settings(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        _ => false,
     }
-    let p = Policy::from_settings(None)?;
-    Ok(BASELINE.get_or_init(|| p))
 }
 
-/// Evaluates under an already compiled policy (hosts that cache settings).
-/// Settings carried inside the input are rejected: they would be ignored.
-pub fn evaluate_with(
-    input: &Value,
-    policy: &Policy,
-    inventory: Option<&Value>,
-) -> Result<Report, Error> {
-    let mut review = detect(input)?;
-    if review.settings.is_some_and(|s| !s.is_null()) {
-        let own = Policy::from_settings(review.settings)?;
-        return Ok(engine::run(&review, &own));
+/// The settings of one evaluation: the base, and what overrides it key by key.
+fn settings_sources<'a>(
+    review: &Review<'a>,
+    host: Host<'a>,
+    channel: Channel,
+) -> Result<(Option<&'a Value>, Option<&'a Value>), Error> {
+    let carried = review.settings.filter(|s| !is_empty_settings(s));
+    if channel == Channel::Input {
+        return Ok((carried, None));
     }
-    if let Some(inv) = inventory {
-        if review.inventory.is_empty() {
-            review.inventory = review::inventory(inv)?;
+    let base = host.settings.filter(|s| !is_empty_settings(s));
+    let Some(carried) = carried else {
+        return Ok((base, None));
+    };
+    let member = if review.shape == Shape::Gatekeeper {
+        "parameters"
+    } else {
+        "settings"
+    };
+    let consented = base
+        .and_then(|b| b.get(ALLOW_INPUT_SETTINGS))
+        .is_some_and(|v| v == &Value::Bool(true));
+    let host_parameters = channel == Channel::Host && review.shape == Shape::Gatekeeper;
+    if !(host_parameters || consented) {
+        return Err(Error::InputSettings {
+            path: format!("/{member}"),
+        });
+    }
+    if !carried.is_object() {
+        return Err(Error::settings(
+            member,
+            format!(
+                "expected an object of settings, found {}",
+                object::type_name(carried)
+            ),
+        ));
+    }
+    if carried.get(ALLOW_INPUT_SETTINGS).is_some() {
+        return Err(Error::settings(
+            format!("{member}.{ALLOW_INPUT_SETTINGS}"),
+            "only the host's own settings can allow settings in the input",
+        ));
+    }
+    Ok((base, Some(carried)))
+}
+
+/// Compiles the base settings, with `over` applied key by key. Invalid base
+/// settings are an error even when `over` replaces the offending keys: a
+/// host's settings mistake must not hide behind the input's.
+fn compile(base: Option<&Value>, over: Option<&Value>) -> Result<Policy, Error> {
+    let Some(over) = over else {
+        return Policy::from_settings(base);
+    };
+    if base.is_some() {
+        Policy::from_settings(base)?;
+    }
+    Policy::from_settings(Some(&merge(base, over)))
+}
+
+/// `over` on top of `base`: each top-level key replaces the base's, except
+/// `rules`, where each rule's entry replaces the base's entry for that rule.
+/// A `null` value changes nothing.
+fn merge(base: Option<&Value>, over: &Value) -> Value {
+    let mut out: Map<String, Value> = base.and_then(Value::as_object).cloned().unwrap_or_default();
+    for (key, value) in over.as_object().into_iter().flatten() {
+        if value.is_null() {
+            continue;
+        }
+        if let (Some(Value::Object(into)), Value::Object(rules)) =
+            (out.get_mut("rules").filter(|_| key == "rules"), value)
+        {
+            for (id, entry) in rules.iter().filter(|(_, e)| !e.is_null()) {
+                into.insert(id.clone(), entry.clone());
+            }
+            continue;
+        }
+        out.insert(key.clone(), value.clone());
+    }
+    Value::Object(out)
+}
+
+/// Compiled policies kept between calls, keyed by the settings they were
+/// compiled from: hosts that send settings with every request (Gatekeeper
+/// parameters, Kubewarden settings, the generic envelope) would otherwise
+/// read the profile and configure every rule on every call, which costs more
+/// than the rules. Each binding chooses to keep one (a `static`) or not: the
+/// OPA module cannot, since its hosts reset its heap between evaluations and
+/// a kept policy would dangle.
+pub struct PolicyCache {
+    entries: Mutex<Vec<Cached>>,
+}
+
+struct Cached {
+    base: Option<Value>,
+    over: Option<Value>,
+    policy: Arc<Policy>,
+}
+
+/// Distinct settings kept at once: a host serving a deny and a warn
+/// constraint alternates between two; more is a host with many policies.
+const CACHED_POLICIES: usize = 8;
+
+impl Default for PolicyCache {
+    fn default() -> Self {
+        PolicyCache::new()
+    }
+}
+
+impl PolicyCache {
+    pub const fn new() -> PolicyCache {
+        PolicyCache {
+            entries: Mutex::new(Vec::new()),
         }
     }
-    Ok(engine::run(&review, policy))
-}
 
-/// The generic JSON entry point: bytes in, the JSON answer out. Never fails.
-pub fn evaluate_bytes(input: &[u8]) -> Value {
-    match parse_json(input).and_then(|v| evaluate(&v, Host::default())) {
-        Ok(report) => report.to_value(),
-        Err(e) => e.to_answer(),
+    /// `evaluate`, with the compiled policy taken from or kept in the cache.
+    pub fn evaluate(&self, input: &Value, host: Host<'_>) -> Result<Report, Error> {
+        run(input, host, Channel::of(host), Some(self))
     }
-}
 
-/// `evaluate_bytes` serialised, without building the answer as a `Value`
-/// first (a quarter of a small request's cost). Keys keep the report's field
-/// order instead of `Value`'s sorted order; the JSON is the same.
-pub fn evaluate_to_json(input: &[u8]) -> Vec<u8> {
-    let answer = match parse_json(input).and_then(|v| evaluate(&v, Host::default())) {
-        Ok(report) => serde_json::to_vec(&report),
-        Err(e) => serde_json::to_vec(&e.to_answer()),
-    };
-    answer.unwrap_or_else(|_| b"{\"allowed\":false}".to_vec())
+    /// `evaluate_document`, with the compiled policy taken from or kept in the cache.
+    pub fn evaluate_document(&self, document: &Value, host: Host<'_>) -> Result<Report, Error> {
+        run(document, host, Channel::Content, Some(self))
+    }
+
+    /// The compiled policy for these settings, from the cache or compiled
+    /// and kept (for [`evaluate_with`]).
+    pub fn compile(&self, settings: Option<&Value>) -> Result<Arc<Policy>, Error> {
+        self.policy(settings.filter(|s| !is_empty_settings(s)), None)
+    }
+
+    /// `evaluate_bytes` through the cache.
+    pub fn evaluate_bytes(&self, input: &[u8]) -> Value {
+        answer_value(parse_json(input).and_then(|v| self.evaluate(&v, Host::default())))
+    }
+
+    /// `evaluate_to_json` through the cache.
+    pub fn evaluate_to_json(&self, input: &[u8]) -> Vec<u8> {
+        answer_json(parse_json(input).and_then(|v| self.evaluate(&v, Host::default())))
+    }
+
+    /// The policy for these settings: compared by value, which is what
+    /// comparing their bytes would say and costs less than serialising them.
+    fn policy(&self, base: Option<&Value>, over: Option<&Value>) -> Result<Arc<Policy>, Error> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let hit = entries
+            .iter()
+            .position(|c| c.base.as_ref() == base && c.over.as_ref() == over);
+        if let Some(at) = hit {
+            // most recently used first, so the cache keeps what hosts use
+            if let Some(used) = entries.get_mut(..=at) {
+                used.rotate_right(1);
+            }
+            if let Some(c) = entries.first() {
+                return Ok(Arc::clone(&c.policy));
+            }
+        }
+        let policy = Arc::new(compile(base, over)?);
+        entries.truncate(CACHED_POLICIES - 1);
+        entries.insert(
+            0,
+            Cached {
+                base: base.cloned(),
+                over: over.cloned(),
+                policy: Arc::clone(&policy),
+            },
+        );
+        Ok(policy)
+    }
 }
 
 /// Validates settings; the error names the offending key.
@@ -162,4 +395,45 @@ pub fn catalogue() -> Value {
         })
         .collect();
     serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "rules": rules})
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // tests fail loudly by design
+
+    use super::*;
+    use serde_json::json;
+
+    /// The same settings give the same compiled policy, not a new compile;
+    /// the least recently used of more than the cache holds is dropped.
+    #[test]
+    fn a_cache_compiles_each_settings_once() {
+        let cache = PolicyCache::new();
+        let strict = json!({"profile": "strict"});
+        let params = json!({"rules": {"service-type-nodeport": "warn"}});
+        let first = cache.policy(Some(&strict), Some(&params)).unwrap();
+        let again = cache.policy(Some(&strict), Some(&params)).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let other = cache.policy(Some(&strict), None).unwrap();
+        assert!(!Arc::ptr_eq(&first, &other));
+        // fill the cache past its size while using `first`'s settings now and then
+        for i in 0..CACHED_POLICIES * 2 {
+            let s = json!({"kubernetesVersion": format!("1.{i}")});
+            cache.policy(Some(&s), None).unwrap();
+            if i % 3 == 0 {
+                let kept = cache.policy(Some(&strict), Some(&params)).unwrap();
+                assert!(Arc::ptr_eq(&first, &kept), "evicted while in use");
+            }
+        }
+        assert!(cache.entries.lock().unwrap().len() <= CACHED_POLICIES);
+        let replaced = cache.policy(Some(&strict), None).unwrap();
+        assert!(
+            !Arc::ptr_eq(&other, &replaced),
+            "the least recently used went"
+        );
+        // errors are not kept
+        let bad = json!({"profle": "strict"});
+        assert!(cache.policy(Some(&bad), None).is_err());
+        assert!(cache.policy(Some(&bad), None).is_err());
+    }
 }

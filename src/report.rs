@@ -51,6 +51,35 @@ impl Action {
     }
 }
 
+/// A set of the actions a finding can have (`off` findings never exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionSet {
+    pub deny: bool,
+    pub warn: bool,
+}
+
+impl ActionSet {
+    /// Gatekeeper's meaning of a violation: a denial.
+    pub const DENY: ActionSet = ActionSet {
+        deny: true,
+        warn: false,
+    };
+
+    pub fn contains(self, action: Action) -> bool {
+        match action {
+            Action::Deny => self.deny,
+            Action::Warn => self.warn,
+            Action::Off => false,
+        }
+    }
+}
+
+impl Default for ActionSet {
+    fn default() -> Self {
+        ActionSet::DENY
+    }
+}
+
 /// Which object a finding is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ObjectRef {
@@ -118,12 +147,38 @@ pub struct Report {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exempted: Vec<Exempted>,
     pub summary: Summary,
+    /// The settings' `violationActions`: what a violation-list host lists.
+    #[serde(skip)]
+    pub violation_actions: ActionSet,
 }
 
 impl Report {
     /// Every finding, denials first.
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.violations.iter().chain(self.warnings.iter())
+    }
+
+    /// The findings a host that reads one violation list (Gatekeeper's
+    /// convention) reports: those whose action `violationActions` selects.
+    /// A denial that audit mode did not enforce counts as a warning.
+    pub fn violation_list(&self) -> impl Iterator<Item = &Finding> {
+        let listed = self.violation_actions;
+        let denials_as = if self.allowed {
+            Action::Warn
+        } else {
+            Action::Deny
+        };
+        let denials: &[Finding] = if listed.contains(denials_as) {
+            &self.violations
+        } else {
+            &[]
+        };
+        let warnings: &[Finding] = if listed.contains(Action::Warn) {
+            &self.warnings
+        } else {
+            &[]
+        };
+        denials.iter().chain(warnings)
     }
 
     pub fn to_value(&self) -> Value {

@@ -130,27 +130,34 @@ pub fn detect(input: &Value) -> Result<Review<'_>, Error> {
             } else if map.contains_key("review") && !is_k8s_object(input) {
                 review.shape = Shape::Gatekeeper;
                 for k in map.keys() {
-                    if !matches!(k.as_str(), "review" | "parameters") {
+                    if !matches!(k.as_str(), "review" | "parameters" | "inventory") {
                         return Err(Error::input(format!(
-                            "Gatekeeper input has an unknown key `{k}` (expected review, parameters)"
+                            "Gatekeeper input has an unknown key `{k}` (expected review, parameters, inventory)"
                         )));
                     }
                 }
                 review.settings = map.get("parameters");
                 let request = map.get("review").unwrap_or(&Value::Null);
                 admission(request, "review", &mut review)?;
+                // one input may carry the request, its settings and the cluster state
+                if let Some(inv) = map.get("inventory") {
+                    review.inventory = inventory(inv)?;
+                }
             } else if map.contains_key("request") && !is_k8s_object(input) {
                 review.shape = Shape::Kubewarden;
                 for k in map.keys() {
-                    if !matches!(k.as_str(), "request" | "settings") {
+                    if !matches!(k.as_str(), "request" | "settings" | "inventory") {
                         return Err(Error::input(format!(
-                            "Kubewarden input has an unknown key `{k}` (expected request, settings)"
+                            "Kubewarden input has an unknown key `{k}` (expected request, settings, inventory)"
                         )));
                     }
                 }
                 review.settings = map.get("settings");
                 let request = map.get("request").unwrap_or(&Value::Null);
                 admission(request, "request", &mut review)?;
+                if let Some(inv) = map.get("inventory") {
+                    review.inventory = inventory(inv)?;
+                }
             } else if map.contains_key("objects") && !is_k8s_object(input) {
                 review.shape = Shape::Envelope;
                 for k in map.keys() {
@@ -212,6 +219,30 @@ pub fn detect(input: &Value) -> Result<Review<'_>, Error> {
     }
     review.old.resize_with(review.objects.len(), || None);
     Ok(review)
+}
+
+/// The `uid` of the AdmissionRequest an input carries, in whichever shape
+/// it came (an AdmissionReview, `{review}`, `{request}`, a bare request):
+/// an answer shaped as an AdmissionReview must echo it, or the API server
+/// rejects the answer. Read without detecting the rest of the input, so an
+/// input that fails detection is answered with its uid too.
+pub fn request_uid(input: &Value) -> Option<&str> {
+    let request = if input.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
+        input.get("request")
+    } else if is_k8s_object(input) {
+        None
+    } else if input.get("review").is_some() {
+        input.get("review")
+    } else if input.get("request").is_some() {
+        input.get("request")
+    } else if input.get("objects").is_some() {
+        None
+    } else if is_admission_request(input) {
+        Some(input)
+    } else {
+        None
+    };
+    request?.get("uid").and_then(Value::as_str)
 }
 
 fn is_admission_request(v: &Value) -> bool {

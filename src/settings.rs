@@ -5,7 +5,7 @@ use crate::error::{did_you_mean, Error};
 use crate::glob::Glob;
 use crate::object::{type_name, Object};
 use crate::params::Params;
-use crate::report::Action;
+use crate::report::{Action, ActionSet};
 use crate::rule::{Check, Rule};
 use crate::rules::RULES;
 use serde_json::{Map, Value};
@@ -18,7 +18,13 @@ pub const SETTINGS_KEYS: &[&str] = &[
     "exemptions",
     "exemptionAnnotations",
     "mutate",
+    "violationActions",
+    "allowInputSettings",
 ];
+
+/// The key by which a host lets the checked input carry settings of its own
+/// (see `crate::evaluate`). Only the host's own settings may set it.
+pub const ALLOW_INPUT_SETTINGS: &str = "allowInputSettings";
 
 /// Profiles are data (policies/profiles/), embedded at build time.
 pub const PROFILES: &[(&str, &str)] = &[
@@ -91,6 +97,10 @@ pub struct Policy {
     pub exemption_annotations: bool,
     /// Hosts that can mutate apply the fixes instead of denying.
     pub mutate: bool,
+    /// Which actions a violation-list host (Gatekeeper's convention) lists.
+    pub violation_actions: ActionSet,
+    /// Whether settings carried inside the checked input are honoured.
+    pub allow_input_settings: bool,
 }
 
 impl std::fmt::Debug for Policy {
@@ -191,6 +201,8 @@ impl Policy {
         };
         let exemption_annotations = bool_key(map, "exemptionAnnotations")?;
         let mutate = bool_key(map, "mutate")?;
+        let allow_input_settings = bool_key(map, ALLOW_INPUT_SETTINGS)?;
+        let violation_actions = violation_actions(map.get("violationActions"))?;
         let user_rules = match map.get("rules") {
             None | Some(Value::Null) => None,
             Some(Value::Object(m)) => Some(m),
@@ -263,8 +275,51 @@ impl Policy {
             exemptions,
             exemption_annotations,
             mutate,
+            violation_actions,
+            allow_input_settings,
         })
     }
+}
+
+/// `violationActions: [deny]` (the default), `[warn]` or `[deny, warn]`.
+fn violation_actions(v: Option<&Value>) -> Result<ActionSet, Error> {
+    let key = "violationActions";
+    let items = match v {
+        None | Some(Value::Null) => return Ok(ActionSet::DENY),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(Error::settings(
+                key,
+                format!(
+                    "expected a list of actions (deny, warn), found {}",
+                    type_name(other)
+                ),
+            ))
+        }
+    };
+    let mut set = ActionSet {
+        deny: false,
+        warn: false,
+    };
+    for (i, item) in items.iter().enumerate() {
+        match item.as_str().and_then(Action::parse) {
+            Some(Action::Deny) => set.deny = true,
+            Some(Action::Warn) => set.warn = true,
+            _ => {
+                return Err(Error::settings(
+                    format!("{key}[{i}]"),
+                    format!("expected deny or warn, found {item}"),
+                ))
+            }
+        }
+    }
+    if !set.deny && !set.warn {
+        return Err(Error::settings(
+            key,
+            "lists no action, so the violation list would always be empty: name deny, warn or both",
+        ));
+    }
+    Ok(set)
 }
 
 fn bool_key(map: &Map<String, Value>, key: &str) -> Result<bool, Error> {
@@ -293,47 +348,25 @@ pub fn parse_version(s: &str) -> Option<(u32, u32)> {
     }
 }
 
-/// The `rules` map of a named profile.
+/// The `rules` map of a named profile. Parsed on every compile: hosts that
+/// keep compiled policies (a `PolicyCache`) compile rarely, and a static copy
+/// would dangle in the OPA module, whose hosts reset its heap between calls.
 pub fn profile_rules(name: &str) -> Result<Map<String, Value>, Error> {
-    let at = PROFILES
-        .iter()
-        .position(|(n, _)| *n == name)
-        .ok_or_else(|| {
-            Error::settings(
-                "profile",
-                format!(
-                    "unknown profile `{name}`{}; accepted: {}",
-                    did_you_mean(name, PROFILES.iter().map(|(n, _)| *n)),
-                    PROFILES
-                        .iter()
-                        .map(|(n, _)| *n)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        })?;
-    // hosts that pass settings with every request (Gatekeeper parameters,
-    // Kubewarden settings) compile a policy per request: parse each profile once
-    static PARSED: std::sync::OnceLock<Vec<Result<Map<String, Value>, String>>> =
-        std::sync::OnceLock::new();
-    let uncached;
-    let parsed = if crate::HEAP_SURVIVES_CALLS {
-        PARSED.get_or_init(|| PROFILES.iter().map(|(_, t)| parse_profile(t)).collect())
-    } else {
-        uncached = PROFILES
-            .iter()
-            .map(|(_, t)| parse_profile(t))
-            .collect::<Vec<_>>();
-        &uncached
-    };
-    match parsed.get(at) {
-        Some(Ok(m)) => Ok(m.clone()),
-        Some(Err(e)) => Err(Error::settings("profile", format!("profile `{name}` {e}"))),
-        None => Err(Error::settings(
+    let Some((_, text)) = PROFILES.iter().find(|(n, _)| *n == name) else {
+        return Err(Error::settings(
             "profile",
-            format!("unknown profile `{name}`"),
-        )),
-    }
+            format!(
+                "unknown profile `{name}`{}; accepted: {}",
+                did_you_mean(name, PROFILES.iter().map(|(n, _)| *n)),
+                PROFILES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    };
+    parse_profile(text).map_err(|e| Error::settings("profile", format!("profile `{name}` {e}")))
 }
 
 fn parse_profile(text: &str) -> Result<Map<String, Value>, String> {

@@ -5,9 +5,8 @@
 
 use crate::object::Object;
 use crate::report::{Finding, Report};
-use crate::settings::Policy;
 use crate::yaml::Document;
-use crate::Error;
+use crate::{Error, Host, PolicyCache};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -107,11 +106,13 @@ pub fn request_prefix(v: &Value, index: usize) -> String {
 }
 
 fn object_error(doc: &Document, prefix: &str, e: &Error) -> DocumentError {
-    let path = match e {
-        Error::Object { path, .. } => path.as_str(),
-        _ => "",
+    let pointer = match e {
+        Error::Object { path, .. } => format!("{prefix}{path}"),
+        // settings the document carries: pointed at in the document itself
+        Error::InputSettings { path } => path.clone(),
+        _ => prefix.to_string(),
     };
-    let pos = doc.position(&format!("{prefix}{path}"));
+    let pos = doc.position(&pointer);
     let message = match e {
         Error::Object { path, message, .. } => format!("field {path}: {message}"),
         other => other.to_string(),
@@ -126,9 +127,16 @@ fn object_error(doc: &Document, prefix: &str, e: &Error) -> DocumentError {
 
 /// Checks the documents of one YAML stream as one bundle (plain manifests
 /// see each other, as cross-object rules need); request documents are
-/// evaluated on their own. Only invalid settings fail the whole call.
+/// evaluated on their own. `settings` are the caller's: settings inside a
+/// document are an error at that document unless they allow them
+/// (`allowInputSettings`). Only invalid settings fail the whole call.
 pub fn check_documents(docs: &[Document], settings: Option<&Value>) -> Result<YamlReport, Error> {
-    let policy = Policy::from_settings(settings)?;
+    // every document of the stream under one compiled policy
+    let cache = PolicyCache::new();
+    let host = Host {
+        settings,
+        inventory: None,
+    };
     let mut errors = Vec::new();
     let mut objects: Vec<Value> = Vec::new();
     let mut origins: Vec<Origin> = Vec::new();
@@ -190,10 +198,11 @@ pub fn check_documents(docs: &[Document], settings: Option<&Value>) -> Result<Ya
         summary.warned += report.summary.warned;
     };
 
-    if !objects.is_empty() {
+    // evaluated even when empty: invalid settings fail the call here
+    {
         let count = objects.len();
         let envelope = json!({ "objects": objects });
-        let report = crate::evaluate_with(&envelope, &policy, None)?;
+        let report = cache.evaluate_document(&envelope, host)?;
         tally(&report, &mut summary);
         for f in report.violations.into_iter().chain(report.warnings) {
             let Some(origin) = origins.get(f.index) else {
@@ -216,7 +225,7 @@ pub fn check_documents(docs: &[Document], settings: Option<&Value>) -> Result<Ya
 
     for doc in requests {
         let Ok(value) = &doc.value else { continue };
-        match crate::evaluate_with(value, &policy, None) {
+        match cache.evaluate_document(value, host) {
             Ok(report) => {
                 tally(&report, &mut summary);
                 for f in report.violations.into_iter().chain(report.warnings) {
@@ -363,6 +372,27 @@ items:
             check_text(SHOP, Some(&bad)),
             Err(Error::Settings { .. })
         ));
+    }
+
+    /// `checkYaml(yaml, {profile: "strict"})` on a document that carries
+    /// its own settings: an error at that document, the rest still checked.
+    #[test]
+    fn settings_inside_a_document_are_an_error_there() {
+        let text = "apiVersion: v1\nkind: Service\nmetadata: {name: np}\nspec: {type: NodePort}\n---\nobjects:\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: lb}\n    spec: {type: LoadBalancer}\nsettings:\n  mode: audit\n";
+        let strict = json!({"profile": "strict"});
+        let r = check_text(text, Some(&strict)).unwrap();
+        assert!(!r.allowed);
+        assert_eq!(r.errors.len(), 1, "{r:?}");
+        assert_eq!((r.errors[0].document, r.errors[0].line), (1, 11), "{r:?}");
+        assert!(r.errors[0].message.contains("/settings"), "{r:?}");
+        assert_eq!(typed(&r).len(), 1, "the plain document is still checked");
+        // no settings from the caller: still the caller's call, not the document's
+        assert_eq!(check_text(text, None).unwrap().errors.len(), 1);
+        // the caller may allow them
+        let consent = json!({"profile": "strict", "allowInputSettings": true});
+        let r = check_text(text, Some(&consent)).unwrap();
+        assert!(r.errors.is_empty(), "{r:?}");
+        assert_eq!(r.summary.objects, 2);
     }
 
     #[test]

@@ -120,6 +120,62 @@ fn bad_settings_name_the_key() {
     );
 }
 
+/// A checked file cannot choose its own policy: settings inside a document
+/// are an input error at their line, whatever the flags say, until the
+/// operator's --settings allow them.
+#[test]
+fn settings_inside_a_checked_document_are_an_error() {
+    let text = "objects:\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: lb}\n    spec: {type: LoadBalancer}\nsettings:\n  mode: audit\n";
+    for extra in [&["--profile", "strict"][..], &[]] {
+        let mut args = vec!["check", "-", "--format", "json"];
+        args.extend_from_slice(extra);
+        let o = run(&args, Some(text));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        let v = json_out(&o);
+        let e = &v["errors"][0];
+        assert_eq!(e["line"], 6, "{v}");
+        assert!(
+            e["message"].as_str().unwrap().contains("at /settings"),
+            "{v}"
+        );
+        assert_eq!(v["allowed"], false, "{v}");
+    }
+    // Gatekeeper's parameters inside a file are content too
+    let review = "review:\n  uid: u\n  operation: CREATE\n  kind: {group: '', version: v1, kind: Service}\n  object: {apiVersion: v1, kind: Service, metadata: {name: np}, spec: {type: NodePort}}\nparameters:\n  rules: {service-type-nodeport: 'off'}\n";
+    let o = run(&["check", "-", "--format", "json"], Some(review));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(json_out(&o)["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("at /parameters"));
+    // the operator may allow them: they then apply over the operator's
+    let dir = tempdir();
+    let settings = dir.join("settings.yaml");
+    std::fs::write(&settings, "allowInputSettings: true\nprofile: strict\n").unwrap();
+    let o = run(
+        &[
+            "check",
+            "-",
+            "--settings",
+            settings.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        Some(text),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
 #[test]
 fn broken_document_is_located_and_others_still_checked() {
     let text = format!(

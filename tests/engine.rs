@@ -178,20 +178,204 @@ fn exemption_annotation_is_opt_in_and_needs_a_reason() {
     );
 }
 
+/// Who may set the settings, as a table: host settings (None: the host has
+/// no channel but the input), the input, and what must come of it.
 #[test]
-fn input_settings_win_over_host_settings() {
-    let host = json!({"rules": {"service-type-nodeport": "off"}});
-    let r = evaluate(&json!({"objects": [nodeport("a")], "settings": {"rules": {"service-type-nodeport": "deny"}}}), Host { settings: Some(&host), inventory: None }).unwrap();
-    assert!(!r.allowed);
-    let r = evaluate(
-        &nodeport("a"),
-        Host {
-            settings: Some(&host),
+fn settings_precedence_table() {
+    let np = |a: &str| json!({"rules": {"service-type-nodeport": a}});
+    let req = request("CREATE", nodeport("a"), None);
+    let gk = |p: Value| json!({"review": req, "parameters": p});
+    let kw = |s: Value| json!({"request": req, "settings": s});
+    let env = |s: Value| json!({"objects": [nodeport("a")], "settings": s});
+    let consent = json!({"allowInputSettings": true, "rules": {"service-type-nodeport": "off"}});
+    let both_off =
+        json!({"rules": {"service-type-nodeport": "off", "service-type-loadbalancer": "off"}});
+    // (host, input, as checked content, expected: "allowed" | "denied" | an error code, error key or path)
+    let table: Vec<(Option<Value>, Value, bool, &str, &str)> = vec![
+        // no channel but the input: its settings are the host's
+        (None, env(np("off")), false, "allowed", ""),
+        (None, kw(np("off")), false, "allowed", ""),
+        (None, gk(np("off")), false, "allowed", ""),
+        // the host's own settings apply when the input carries none
+        (
+            Some(np("off")),
+            json!([nodeport("a")]),
+            false,
+            "allowed",
+            "",
+        ),
+        (Some(np("off")), req.clone(), false, "allowed", ""),
+        // Gatekeeper parameters override the host's key by key; empty ones change nothing
+        (Some(np("off")), gk(json!({})), false, "allowed", ""),
+        (Some(np("off")), gk(Value::Null), false, "allowed", ""),
+        (Some(np("off")), gk(np("deny")), false, "denied", ""),
+        (
+            Some(np("off")),
+            gk(json!({"profile": "strict"})),
+            false,
+            "allowed",
+            "",
+        ),
+        (
+            Some(np("off")),
+            gk(json!({"rules": {"service-type-nodeport": null}})),
+            false,
+            "allowed",
+            "",
+        ),
+        (
+            Some(both_off.clone()),
+            gk(json!({"rules": {"service-type-loadbalancer": "deny"}})),
+            false,
+            "allowed",
+            "",
+        ),
+        // settings elsewhere in the input: an error naming where, unless the host consents
+        (
+            Some(np("deny")),
+            env(json!({"mode": "audit"})),
+            false,
+            "settings-in-input",
+            "/settings",
+        ),
+        (
+            Some(json!({})),
+            kw(np("off")),
+            false,
+            "settings-in-input",
+            "/settings",
+        ),
+        (Some(consent.clone()), env(np("deny")), false, "denied", ""),
+        (Some(consent.clone()), kw(json!({})), false, "allowed", ""),
+        (Some(np("deny")), env(json!({})), false, "denied", ""),
+        // in checked content even parameters are content
+        (
+            Some(np("off")),
+            gk(np("deny")),
+            true,
+            "settings-in-input",
+            "/parameters",
+        ),
+        (None, env(np("off")), true, "settings-in-input", "/settings"),
+        (Some(consent.clone()), gk(np("deny")), true, "denied", ""),
+        // only the host can consent, and what the input carries must be settings
+        (
+            Some(json!({})),
+            gk(json!({"allowInputSettings": true})),
+            false,
+            "invalid-settings",
+            "parameters.allowInputSettings",
+        ),
+        (
+            Some(consent),
+            env(json!({"allowInputSettings": false})),
+            false,
+            "invalid-settings",
+            "settings.allowInputSettings",
+        ),
+        (
+            Some(json!({})),
+            gk(json!("strict")),
+            false,
+            "invalid-settings",
+            "parameters",
+        ),
+        // the host's invalid settings are reported whatever the input overrides
+        (
+            Some(json!({"profile": "nope"})),
+            gk(json!({"profile": "strict"})),
+            false,
+            "invalid-settings",
+            "profile",
+        ),
+        (
+            Some(json!({"profle": "strict"})),
+            gk(json!({})),
+            false,
+            "invalid-settings",
+            "profle",
+        ),
+        (
+            Some(json!({"profile": "nope"})),
+            json!([nodeport("a")]),
+            false,
+            "invalid-settings",
+            "profile",
+        ),
+    ];
+    for (host, input, content, want, at) in table {
+        let h = Host {
+            settings: host.as_ref(),
             inventory: None,
-        },
-    )
-    .unwrap();
-    assert!(r.allowed);
+        };
+        let result = if content {
+            portcullis::evaluate_document(&input, h)
+        } else {
+            evaluate(&input, h)
+        };
+        let cached = if content {
+            portcullis::PolicyCache::new().evaluate_document(&input, h)
+        } else {
+            portcullis::PolicyCache::new().evaluate(&input, h)
+        };
+        let answer = result
+            .map(|r| r.to_value())
+            .unwrap_or_else(|e| e.to_answer());
+        let what = format!("host {host:?}, input {input}, content {content}: {answer}");
+        assert_eq!(
+            cached
+                .map(|r| r.to_value())
+                .unwrap_or_else(|e| e.to_answer()),
+            answer,
+            "{what}"
+        );
+        match want {
+            "allowed" | "denied" => {
+                assert!(answer.get("error").is_none(), "{what}");
+                assert_eq!(answer["allowed"], want == "allowed", "{what}");
+            }
+            code => {
+                assert_eq!(answer["error"]["code"], code, "{what}");
+                let named = answer["error"]["key"]
+                    .as_str()
+                    .or(answer["error"]["path"].as_str());
+                assert_eq!(named, Some(at), "{what}");
+                assert_eq!(answer["allowed"], false, "{what}");
+            }
+        }
+    }
+}
+
+/// One cache serves hosts that alternate settings (a deny and a warn
+/// constraint), and gives each the answer of a fresh compile.
+#[test]
+fn a_policy_cache_answers_as_a_fresh_compile() {
+    let cache = portcullis::PolicyCache::new();
+    let data = json!({"rules": {"service-type-nodeport": "warn"}});
+    let inputs: Vec<Value> = (0..12)
+        .map(|i| {
+            let parameters = match i % 4 {
+                0 => json!({}),
+                1 => json!({"violationActions": ["warn"]}),
+                2 => json!({"rules": {"service-type-nodeport": "deny"}}),
+                _ => json!({"profile": "strict", "rules": {"no-such-rule": "off"}}),
+            };
+            json!({"review": request("CREATE", nodeport(&format!("s{i}")), None), "parameters": parameters})
+        })
+        .collect();
+    for round in 0..3 {
+        for input in &inputs {
+            let host = Host {
+                settings: Some(&data),
+                inventory: None,
+            };
+            let fresh = evaluate(input, host).map(|r| (r.to_value(), r.violation_list().count()));
+            let kept = cache
+                .evaluate(input, host)
+                .map(|r| (r.to_value(), r.violation_list().count()));
+            assert_eq!(kept, fresh, "round {round}: {input}");
+        }
+    }
 }
 
 #[test]

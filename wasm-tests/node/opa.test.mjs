@@ -69,11 +69,14 @@ test("every case through portcullis/report equals the native report", async () =
     const viaData = only(policy.evaluate(bareInput(c), "portcullis/report"));
     judgeReport(`${c.name} (settings as data)`, c.expectation, viaData);
     assert.deepEqual(viaData, c.native, `${c.name} (settings as data)`);
-    // settings carried in the input
+    // settings carried in the input: an error unless the host consents
     policy.setData({});
+    const refused = only(policy.evaluate(c.input, "portcullis/report"));
+    assert.equal(refused.error?.code, "settings-in-input", `${c.name} (settings in the input, no consent)`);
+    policy.setData({ allowInputSettings: true });
     const viaInput = only(policy.evaluate(c.input, "portcullis/report"));
-    judgeReport(`${c.name} (settings in the input)`, c.expectation, viaInput);
-    assert.deepEqual(viaInput, c.native, `${c.name} (settings in the input)`);
+    judgeReport(`${c.name} (settings in the input, consented)`, c.expectation, viaInput);
+    assert.deepEqual(viaInput, c.native, `${c.name} (settings in the input, consented)`);
   }
 });
 
@@ -98,6 +101,79 @@ test("every case through portcullis/violation gives the native denials", async (
       c.name,
     );
   }
+});
+
+test("instantiates in exactly the two pages opa build modules ask for", async () => {
+  // hosts that always give 2 pages (opa-py-wasm) fail to link a module that asks for more
+  const policy = await loadPolicy(wasm, { initial: 2, maximum: 4096 });
+  for (const c of cases.slice(0, 40)) {
+    policy.setData(dataOf(c));
+    assert.deepEqual(only(policy.evaluate(bareInput(c), "portcullis/report")), c.native, c.name);
+  }
+});
+
+test("every AdmissionReview answer carries the request's uid, whatever shape the request came in", async () => {
+  const policy = await loadPolicy(wasm);
+  policy.setData({});
+  const request = {
+    uid: "7f0e-uid",
+    operation: "CREATE",
+    kind: { group: "", version: "v1", kind: "Service" },
+    object: { apiVersion: "v1", kind: "Service", metadata: { name: "np" }, spec: { type: "NodePort" } },
+  };
+  for (const input of [
+    { request },
+    { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request },
+    { review: request, parameters: {} },
+    request,
+  ]) {
+    const answer = only(policy.evaluate(input, "portcullis/response"));
+    assert.equal(answer.response.uid, "7f0e-uid", JSON.stringify(input));
+    assert.equal(answer.response.allowed, false);
+  }
+});
+
+test("settings: data is the base, parameters override it key by key, the input cannot choose", async () => {
+  const policy = await loadPolicy(wasm);
+  const review = {
+    uid: "u",
+    operation: "CREATE",
+    kind: { group: "", version: "v1", kind: "Service" },
+    object: { apiVersion: "v1", kind: "Service", metadata: { name: "np", namespace: "shop" }, spec: { type: "NodePort" } },
+  };
+  const rules = (list) => list.map((v) => v.details.rule ?? v.details.error?.code);
+  policy.setData({ portcullis: { rules: { "service-type-nodeport": "off" } } });
+  assert.deepEqual(rules(only(policy.evaluate({ review, parameters: {} }))), []);
+  assert.deepEqual(rules(only(policy.evaluate({ review, parameters: null }))), []);
+  assert.deepEqual(
+    rules(only(policy.evaluate({ review, parameters: { rules: { "service-type-nodeport": "deny" } } }))),
+    ["service-type-nodeport"],
+  );
+  policy.setData({ profile: "strict" });
+  const sneaky = only(policy.evaluate({ objects: [review.object], settings: { mode: "audit" } }, "portcullis/report"));
+  assert.equal(sneaky.allowed, false);
+  assert.equal(sneaky.error.code, "settings-in-input");
+  assert.equal(sneaky.error.path, "/settings");
+  policy.setData({ profle: "strict" });
+  const invalid = only(policy.evaluate({ review, parameters: { profile: "strict" } }));
+  assert.equal(invalid[0].details.error.code, "invalid-settings");
+});
+
+test("warnings reach a violation-list host through violationActions", async () => {
+  const policy = await loadPolicy(wasm);
+  policy.setData({});
+  // a ClusterRole reading Secrets: a warning in the baseline, no denial
+  const role = {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRole",
+    metadata: { name: "reader" },
+    rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }],
+  };
+  const review = { uid: "r", operation: "CREATE", kind: { group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole" }, object: role };
+  assert.deepEqual(only(policy.evaluate({ review, parameters: {} })), []);
+  const warned = only(policy.evaluate({ review, parameters: { violationActions: ["warn"] } }));
+  assert.ok(warned.some((v) => v.details.rule === "rbac-secrets-access"), JSON.stringify(warned));
+  assert.ok(warned.every((v) => v.details.action === "warn"));
 });
 
 test("entrypoint 0 answers Gatekeeper and Kubewarden opa mode in their shapes", async () => {
@@ -137,12 +213,12 @@ test("entrypoint 0 answers Gatekeeper and Kubewarden opa mode in their shapes", 
   policy.setData({ portcullis: { rules: { "service-type-loadbalancer": "off" } }, system: {} });
   assert.equal(only(policy.evaluate({ request })).response.allowed, true);
 
-  // bad settings fail closed in both shapes
+  // bad settings fail closed in both shapes, whatever the parameters say
   policy.setData({ profle: "strict" });
   const denied = only(policy.evaluate({ request }));
   assert.equal(denied.response.allowed, false);
   assert.match(denied.response.status.message, /profle/);
-  const listed = only(policy.evaluate({ review: request, parameters: { profle: "strict" } }));
+  const listed = only(policy.evaluate({ review: request, parameters: { profile: "strict" } }));
   assert.equal(listed.length, 1);
   assert.equal(listed[0].details.error.code, "invalid-settings");
 });

@@ -82,6 +82,15 @@ impl Generic {
     fn pages(&self) -> u64 {
         self.memory.size(&self.store)
     }
+
+    /// `evaluate` on a range the host names, however wrong; a trap fails the test.
+    fn eval_at(&mut self, ptr: i32, len: i32) -> Value {
+        let packed = self
+            .evaluate
+            .call(&mut self.store, (ptr, len))
+            .expect("evaluate trapped");
+        serde_json::from_slice(&self.take(packed)).unwrap()
+    }
 }
 
 fn native(input: &Value) -> Value {
@@ -306,4 +315,169 @@ fn memory_stays_bounded_over_100k_evaluations() {
         "memory grew from {warm} to {} pages",
         m.pages()
     );
+}
+
+#[test]
+fn exports_the_generic_abi_and_imports_nothing() {
+    let engine = Engine::default();
+    let module = Module::from_file(&engine, artifact("portcullis.wasm")).unwrap();
+    assert_eq!(module.imports().count(), 0);
+    let mut exports: Vec<&str> = module.exports().map(|e| e.name()).collect();
+    exports.sort_unstable();
+    assert_eq!(
+        exports,
+        [
+            "__data_end",
+            "__heap_base",
+            "alloc",
+            "dealloc",
+            "evaluate",
+            "memory",
+            "rules"
+        ]
+    );
+}
+
+/// A host that gets pointers and lengths wrong: every call is answered or
+/// ignored, and the allocator keeps working.
+#[test]
+fn wrong_pointers_and_lengths_neither_trap_nor_corrupt() {
+    let mut m = Generic::new();
+    let svc = br#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"a"},"spec":{"type":"NodePort"}}"#;
+    let ptr = m.alloc.call(&mut m.store, svc.len() as i32).unwrap();
+    m.memory.write(&mut m.store, ptr as usize, svc).unwrap();
+    let len = svc.len() as i32;
+    // reads outside any block the module handed out
+    for (p, l) in [
+        (0, 4),
+        (0x7fff_0000, 100),
+        (-8, 16),
+        (ptr, len + 1),
+        (ptr + 1, len),
+        (ptr, -1),
+        (ptr, i32::MAX),
+    ] {
+        let v = m.eval_at(p, l);
+        assert_eq!(error_code(&v), "invalid-input", "evaluate({p}, {l}): {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("alloc"),
+            "{v}"
+        );
+    }
+    // frees of what is not a block, or not with its length
+    for (p, l) in [
+        (ptr, len - 1),
+        (ptr, len + 7),
+        (ptr + 2, len - 2),
+        (0x7fff_0000, 16),
+        (12, 4),
+        (-4, 4),
+    ] {
+        m.dealloc
+            .call(&mut m.store, (p, l))
+            .expect("dealloc trapped");
+    }
+    // the block is still the host's, and still readable
+    assert_eq!(
+        m.eval_at(ptr, len)["violations"][0]["rule"],
+        "service-type-nodeport"
+    );
+    m.dealloc.call(&mut m.store, (ptr, len)).unwrap();
+    // freed twice, then used after the free: ignored, then refused
+    m.dealloc
+        .call(&mut m.store, (ptr, len))
+        .expect("double free trapped");
+    assert_eq!(error_code(&m.eval_at(ptr, len)), "invalid-input");
+    // the allocator is intact: many more requests, each answered right
+    let input = json!({"objects": [serde_json::from_slice::<Value>(svc).unwrap()], "settings": {"profile": "strict"}});
+    let want = native(&input);
+    let warm = m.pages();
+    for _ in 0..2_000 {
+        assert_eq!(m.eval(&input), want);
+    }
+    assert!(
+        m.pages() <= warm + 1,
+        "memory grew from {warm} to {} pages",
+        m.pages()
+    );
+}
+
+/// One input carries the request, its settings and the cluster state: an
+/// UPDATE judged against an inventory, in both request shapes.
+#[test]
+fn update_with_inventory_in_one_input() {
+    let ingress = |ns: &str, name: &str, host: &str| {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+               "metadata": {"name": name, "namespace": ns},
+               "spec": {"ingressClassName": "nginx",
+                        "tls": [{"hosts": [host], "secretName": "tls"}],
+                        "rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                            "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}})
+    };
+    let old = ingress("shop", "web", "shop.example.com");
+    let new = ingress("shop", "web", "pay.example.com");
+    let request = json!({"uid": "u-9", "operation": "UPDATE",
+        "kind": {"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"},
+        "object": new, "oldObject": old});
+    let rival = ingress("billing", "pay", "pay.example.com");
+    let settings = json!({"rules": {"ingress-host-conflict": "deny"}});
+    let mut m = Generic::new();
+    for input in [
+        json!({"request": request, "settings": settings, "inventory": [rival]}),
+        json!({"review": request, "parameters": settings, "inventory": [rival]}),
+        json!({"review": request, "parameters": settings,
+               "inventory": {"namespace": {"billing": {"networking.k8s.io/v1": {"Ingress": {"pay": rival}}}}}}),
+    ] {
+        let v = m.eval(&input);
+        assert_eq!(v, native(&input), "{input}");
+        let conflicts: Vec<&Value> = v["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "ingress-host-conflict")
+            .collect();
+        assert_eq!(conflicts.len(), 1, "{input}: {v}");
+        assert!(
+            conflicts[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("billing/pay"),
+            "{v}"
+        );
+        // without the inventory, nothing conflicts
+        let mut alone = input.clone();
+        alone.as_object_mut().unwrap().remove("inventory");
+        let v = m.eval(&alone);
+        assert!(
+            v["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["rule"] != "ingress-host-conflict"),
+            "{v}"
+        );
+    }
+}
+
+/// Settings sent with every request are compiled once and kept: answers stay
+/// those of a fresh compile however the requests interleave.
+#[test]
+fn interleaved_settings_give_the_answers_of_each() {
+    let mut m = Generic::new();
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "shop"},
+                     "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}]}});
+    let settings = [
+        json!({}),
+        json!({"rules": {"service-type-nodeport": "warn"}}),
+        json!({"rules": {"service-type-nodeport": "off"}}),
+        json!({"profile": "strict", "mode": "audit"}),
+        json!({"rules": {"no-such-rule": "deny"}}),
+    ];
+    let inputs: Vec<Value> = (0..10)
+        .flat_map(|i| settings.iter().map(move |s| (i, s)))
+        .map(|(i, s)| json!({"objects": [svc], "settings": s, "inventory": (0..i % 3).map(|_| svc.clone()).collect::<Vec<_>>()}))
+        .collect();
+    for input in &inputs {
+        assert_eq!(m.eval(input), native(input), "{input}");
+    }
 }

@@ -10,13 +10,17 @@
 //! runs natively too, so the tests can compare the module with the library.
 
 use portcullis::report::{Finding, Report};
-use portcullis::{evaluate_with, Error, Policy};
+use portcullis::{evaluate_with, Error, Policy, PolicyCache};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 #[cfg(target_arch = "wasm32")]
 mod guest;
+
+/// Kubewarden sends the policy's settings with every request and keeps the
+/// instance between requests: the compiled policy is kept for them.
+static CACHE: PolicyCache = PolicyCache::new();
 
 /// The waPC protocol version Kubewarden reads into the module's metadata.
 pub const PROTOCOL_VERSION: &str = "v1";
@@ -113,17 +117,11 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
     if let Err(e) = portcullis::detect(&request_only) {
         return failed(&e);
     }
-    // the settings compiled once, for the verdict and for what it may do
-    // (mutate), and the request evaluated under them
-    let policy = match input.get("settings").filter(|s| !s.is_null()) {
-        Some(settings) => match Policy::from_settings(Some(settings)) {
-            Ok(p) => p,
-            Err(e) => return failed(&e),
-        },
-        None => match Policy::baseline() {
-            Ok(p) => p,
-            Err(e) => return failed(&e),
-        },
+    // the settings compiled once per distinct settings and kept, for the
+    // verdict and for what it may do (mutate); the request evaluated under them
+    let policy = match CACHE.compile(input.get("settings")) {
+        Ok(p) => p,
+        Err(e) => return failed(&e),
     };
     let report = match evaluate_with(&request_only, &policy, None) {
         Ok(r) => r,

@@ -1,6 +1,8 @@
 //! The exports of the OPA guest ABI 1.3. Hosts hold values by address and
-//! only hand addresses back; each value sits in a tagged slot on the heap so
-//! that a stale or forged address ends in `opa_abort`, not in a wild read.
+//! only hand addresses back; each value sits in a tagged slot on the heap,
+//! and an address must point at such a slot between the heap's base and its
+//! current top, so that a forged address, or one the host freed by moving
+//! the heap pointer below it, ends in `opa_abort`, not in a wild read.
 
 #![allow(non_upper_case_globals)]
 
@@ -42,13 +44,18 @@ fn store(term: Term) -> i32 {
     })) as i32
 }
 
-/// The block of `T` at `addr` whose first word is `tag`, or an abort.
+/// The block of `T` at `addr` whose first word is `tag`, or an abort. The
+/// block must end at or below the heap top: above it, the host has moved
+/// the heap pointer back past the value, which is gone. (A registry of live
+/// values would also catch an address whose memory the heap has since
+/// reused, but it could not live in the heap region, and OPA's Go SDK clones
+/// an instance by copying only that region: the clone would lose it.)
 fn checked<T>(addr: i32, tag: u32, what: &[u8]) -> *mut T {
     let at = addr as u32 as usize;
     let end = at.checked_add(core::mem::size_of::<T>());
     let in_heap = at >= heap::base()
         && at.is_multiple_of(core::mem::align_of::<T>())
-        && end.is_some_and(|e| e <= wasm32::memory_size(0) * 65536);
+        && end.is_some_and(|e| e <= heap::top() && e <= wasm32::memory_size(0) * 65536);
     // SAFETY: the address is aligned and inside memory; the word is read before any reference is formed.
     if !in_heap || unsafe { (at as *const u32).read() } != tag {
         abort(what);
@@ -258,6 +265,24 @@ pub extern "C" fn opa_eval(
         abort(b"portcullis: opa_eval: format must be 0 (JSON) or 1 (value)\0");
     }
     opa_heap_ptr_set(heap_ptr);
+    // the input must lie wholly below the heap the evaluation allocates
+    // from, or parsing it would overwrite what is still to be read
+    let input_end = (input as u32 as usize).checked_add(input_len as u32 as usize);
+    if input_len < 0
+        || (input_len > 0
+            && ((input as u32 as usize) < heap::base()
+                || input_end.is_none_or(|e| e > heap::top())))
+    {
+        let error = portcullis::Error::input(format!(
+            "opa_eval: the input at {input}..+{input_len} must lie between the heap base {} \
+             and the heap pointer {heap_ptr}, where the evaluation starts allocating",
+            heap::base()
+        ));
+        let Some(answer) = entry::failed(entrypoint, error) else {
+            unknown_entrypoint(entrypoint)
+        };
+        return dump(store(Term::result_set(answer)), format);
+    }
     let input_addr = if input_len == 0 {
         0
     } else {

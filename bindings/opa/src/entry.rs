@@ -35,10 +35,13 @@ pub fn run(entrypoint: i32, input: Option<&Value>, data: Option<&Value>) -> Opti
     let input = input.unwrap_or(&Value::Null);
     let report = || {
         let (settings, inventory) = host_parts(data);
+        // an OPA host always has its own settings channel, the data, even
+        // when it leaves it empty: settings in the input need its consent
+        let settings = settings.unwrap_or_else(|| Value::Object(Map::new()));
         evaluate(
             input,
             Host {
-                settings: settings.as_ref(),
+                settings: Some(&settings),
                 inventory: inventory.as_ref(),
             },
         )
@@ -144,15 +147,14 @@ fn details(f: &Finding) -> Value {
     d
 }
 
-/// Gatekeeper's `violation[{"msg", "details"}]`, always a list: empty when
-/// the verdict is allowed (audit mode included), one entry per denial
-/// otherwise, and one entry for an input or settings error (fail closed).
+/// Gatekeeper's `violation[{"msg", "details"}]`, always a list: one entry
+/// per finding whose action the settings' `violationActions` selects
+/// (denials by default; none when audit mode allows), and one entry for an
+/// input or settings error (fail closed).
 pub fn violations(result: Result<Report, Error>) -> Value {
     match result {
-        Ok(r) if r.allowed => json!([]),
         Ok(r) => Value::Array(
-            r.violations
-                .iter()
+            r.violation_list()
                 .map(|f| json!({"msg": f.message, "details": details(f)}))
                 .collect(),
         ),
@@ -164,11 +166,10 @@ pub fn violations(result: Result<Report, Error>) -> Value {
 }
 
 /// Kubewarden's opa mode: an AdmissionReview whose `response` it reads.
+/// It carries the request's uid whatever shape the request came in: the API
+/// server rejects an answer whose uid differs from its request's.
 pub fn response(input: &Value, result: Result<Report, Error>) -> Value {
-    let uid = input
-        .pointer("/request/uid")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let uid = portcullis::review::request_uid(input).unwrap_or_default();
     let mut response = json!({"uid": uid});
     let fields = match result {
         Ok(r) => {
@@ -346,5 +347,122 @@ mod tests {
         let (settings, inventory) = host_parts(Some(&opa));
         assert_eq!(settings, Some(json!({"profile": "strict"})));
         assert_eq!(inventory, Some(json!([])));
+    }
+
+    #[test]
+    fn every_request_shape_keeps_its_uid() {
+        let req = request(lb("web"));
+        let review =
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req});
+        for input in [
+            json!({"request": req}),
+            review.clone(),
+            json!({"review": req, "parameters": {}}),
+            req.clone(),
+        ] {
+            let out = run(RESPONSE, Some(&input), None).unwrap();
+            assert_eq!(out["response"]["uid"], "u-1", "{input}: {out}");
+            assert_eq!(out["response"]["allowed"], false, "{input}");
+        }
+        // an input that fails detection still answers its request
+        let bad = json!({"review": {"uid": "u-2", "operation": "EXPLODE", "kind": {}}});
+        let out = run(RESPONSE, Some(&bad), None).unwrap();
+        assert_eq!(out["response"]["uid"], "u-2");
+        assert_eq!(out["response"]["status"]["code"], 400);
+    }
+
+    fn denied(out: &Value) -> Vec<&str> {
+        out.as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["details"]["rule"].as_str().unwrap_or("error"))
+            .collect()
+    }
+
+    #[test]
+    fn data_is_the_base_and_parameters_override_it_key_by_key() {
+        let review = request(lb("web"));
+        let data = json!({"portcullis": {"rules": {"service-type-loadbalancer": "off"}}});
+        // a Gatekeeper host always sends parameters: empty ones change nothing
+        for empty in [json!({}), Value::Null] {
+            let input = json!({"review": review, "parameters": empty});
+            let out = run(VIOLATION, Some(&input), Some(&data)).unwrap();
+            assert_eq!(out, json!([]), "{input}");
+        }
+        let input = json!({"review": review, "parameters": {"rules": {"service-type-loadbalancer": "deny"}}});
+        let out = run(VIOLATION, Some(&input), Some(&data)).unwrap();
+        assert_eq!(denied(&out), ["service-type-loadbalancer"]);
+        // parameters about another rule leave the data's entry standing
+        let input =
+            json!({"review": review, "parameters": {"rules": {"service-type-nodeport": "warn"}}});
+        let out = run(VIOLATION, Some(&input), Some(&data)).unwrap();
+        assert_eq!(out, json!([]));
+    }
+
+    #[test]
+    fn checked_input_cannot_choose_its_own_policy() {
+        let strict = json!({"profile": "strict"});
+        let lax = json!({"mode": "audit"});
+        for input in [
+            json!({"objects": [lb("web")], "settings": lax}),
+            json!({"request": request(lb("web")), "settings": lax}),
+        ] {
+            let out = run(REPORT, Some(&input), Some(&strict)).unwrap();
+            assert_eq!(out["error"]["code"], "settings-in-input", "{input}: {out}");
+            assert_eq!(out["error"]["path"], "/settings");
+            let out = run(VIOLATION, Some(&input), Some(&strict)).unwrap();
+            assert_eq!(denied(&out), ["error"], "fails closed: {out}");
+            // the same with no data at all: the host's channel is still the data
+            let out = run(REPORT, Some(&input), None).unwrap();
+            assert_eq!(out["error"]["code"], "settings-in-input");
+        }
+        // a host that opts in takes them, over its own
+        let consent = json!({"profile": "strict", "allowInputSettings": true});
+        let input = json!({"objects": [lb("web")], "settings": lax});
+        let out = run(REPORT, Some(&input), Some(&consent)).unwrap();
+        assert_eq!(out["allowed"], true, "{out}");
+        // and never lets the input grant itself that consent
+        let sneaky = json!({"objects": [lb("web")], "settings": {"allowInputSettings": true}});
+        let out = run(REPORT, Some(&sneaky), Some(&consent)).unwrap();
+        assert_eq!(out["error"]["key"], "settings.allowInputSettings", "{out}");
+    }
+
+    #[test]
+    fn invalid_data_is_reported_whatever_the_parameters_say() {
+        let input = json!({"review": request(lb("web")), "parameters": {"profile": "strict"}});
+        for data in [json!({"profile": "nope"}), json!({"profle": "strict"})] {
+            let out = run(VIOLATION, Some(&input), Some(&data)).unwrap();
+            assert_eq!(
+                out[0]["details"]["error"]["code"], "invalid-settings",
+                "{data}: {out}"
+            );
+        }
+    }
+
+    #[test]
+    fn violation_actions_select_what_the_list_carries() {
+        // LoadBalancer: a denial; its node ports: a warning in the baseline
+        let input = |list: Value| json!({"review": request(lb("web")), "parameters": {"violationActions": list}});
+        let out = run(VIOLATION, Some(&input(json!(["deny"]))), None).unwrap();
+        assert_eq!(denied(&out), ["service-type-loadbalancer"]);
+        let out = run(VIOLATION, Some(&input(json!(["warn"]))), None).unwrap();
+        let warned = denied(&out);
+        assert!(
+            !warned.is_empty() && !warned.contains(&"service-type-loadbalancer"),
+            "{out}"
+        );
+        assert!(out
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["details"]["action"] == "warn"));
+        let out = run(VIOLATION, Some(&input(json!(["deny", "warn"]))), None).unwrap();
+        assert_eq!(denied(&out).len(), warned.len() + 1);
+        let out = run(VIOLATION, Some(&input(json!([]))), None).unwrap();
+        assert_eq!(out[0]["details"]["error"]["key"], "violationActions");
+        // audit mode enforces nothing: its denials are warnings
+        let audit = json!({"review": request(lb("web")), "parameters": {"mode": "audit", "violationActions": ["warn"]}});
+        let out = run(VIOLATION, Some(&audit), None).unwrap();
+        assert!(denied(&out).contains(&"service-type-loadbalancer"), "{out}");
     }
 }

@@ -2,13 +2,19 @@
 //! Every function takes and returns strings of JSON so the JavaScript side
 //! needs no glue beyond `JSON.parse`; none of them throws.
 
+use portcullis::PolicyCache;
 use serde_json::Value;
 use wasm_bindgen::prelude::wasm_bindgen;
 
+/// The module's memory lives as long as the page: settings sent again and
+/// again are compiled once.
+static CACHE: PolicyCache = PolicyCache::new();
+
 /// The JSON contract: any accepted input shape in, the one answer shape out.
+/// The input is the caller's own call, so its settings are the caller's.
 #[wasm_bindgen]
 pub fn evaluate(input: &str) -> String {
-    portcullis::evaluate_bytes(input.as_bytes()).to_string()
+    CACHE.evaluate_bytes(input.as_bytes()).to_string()
 }
 
 /// Multi-document YAML in; findings with their document, line and column,

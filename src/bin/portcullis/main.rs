@@ -217,7 +217,9 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
     let mut bundle = Value::Array(std::mem::take(&mut loaded.objects));
     let mut origin: Option<Vec<usize>> = None;
     let mut result = match &bundle {
-        Value::Array(items) if !items.is_empty() => Some(portcullis::evaluate(&bundle, host)),
+        Value::Array(items) if !items.is_empty() => {
+            Some(portcullis::evaluate_document(&bundle, host))
+        }
         _ => None,
     };
     if let Some(Err(portcullis::Error::Object { .. })) = result {
@@ -228,7 +230,7 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
         };
         let (readable, kept) = readable_objects(items, &mut loaded);
         bundle = Value::Array(readable);
-        result = (!kept.is_empty()).then(|| portcullis::evaluate(&bundle, host));
+        result = (!kept.is_empty()).then(|| portcullis::evaluate_document(&bundle, host));
         origin = Some(kept);
     }
     match result {
@@ -244,14 +246,22 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
         None => {}
     }
     for (i, req) in loaded.requests.iter().enumerate() {
-        match portcullis::evaluate(
-            &req.value,
-            Host {
-                settings: Some(&settings),
-                inventory: None,
-            },
-        ) {
+        // a request document is content too: settings inside it are an error
+        match portcullis::evaluate_document(&req.value, host) {
             Ok(r) => reports.push((Some(i), r)),
+            Err(portcullis::Error::InputSettings { path }) => {
+                let message = portcullis::Error::InputSettings { path: path.clone() }.to_string();
+                let (file, pos) = match loaded.request_position(req, &path) {
+                    Some((file, pos)) => (file.to_string(), Some(pos)),
+                    None => ("<input>".to_string(), None),
+                };
+                loaded.errors.push(load::LoadError {
+                    file,
+                    line: pos.map(|p| p.line),
+                    column: pos.map(|p| p.column),
+                    message: format!("YAML document {}: {message}", req.document),
+                });
+            }
             Err(e) => {
                 let file = loaded
                     .files
