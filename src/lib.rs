@@ -6,6 +6,7 @@
 #[doc(hidden)]
 pub mod cases;
 pub mod cluster;
+pub mod crds;
 pub mod docs;
 pub mod engine;
 pub mod error;

@@ -4,6 +4,7 @@ use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
+use crate::rules::certmanager;
 use crate::rules::ingress_common::INGRESS_KINDS;
 use crate::{doc_refs, doc_text};
 use k8s_openapi::api::networking::v1::IngressSpec;
@@ -26,7 +27,8 @@ static META: RuleMeta = RuleMeta {
            is also looked up in the Ingress's namespace: it is reported when it is absent, when its `type` is \
            not `kubernetes.io/tls`, or when `tls.crt` or `tls.key` is missing or empty in both `data` and \
            `stringData`. An absent Secret is not reported when something will create it: a cert-manager \
-           annotation on the Ingress (`cert-manager.io/cluster-issuer` or `cert-manager.io/issuer`), a \
+           annotation on the Ingress (`cert-manager.io/cluster-issuer` or `cert-manager.io/issuer`) or on \
+           another Ingress whose TLS entry names the same Secret (cert-manager's ingress-shim makes it), a \
            cert-manager `Certificate` with that `spec.secretName`, a `SealedSecret` of that name or an \
            `ExternalSecret` whose target is that name, all in the same namespace. In Kubewarden the Secrets are \
            read from the cluster by name (their producers only when one is absent), so an absent Secret is \
@@ -184,6 +186,10 @@ impl Check for IngressTlsSecret {
             let path = format!("/spec/tls/{i}/secretName");
             let Some(secret) = cx.find("", "Secret", Some(ns), secret_name) else {
                 if issuer.is_some() || secret_source(cx, obj, ns, secret_name).is_some() {
+                    continue;
+                }
+                // another Ingress of the namespace has cert-manager make it
+                if certmanager::shim_ingress_for(cx, obj, ns, secret_name) {
                     continue;
                 }
                 let elsewhere = cx
