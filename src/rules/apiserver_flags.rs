@@ -19,6 +19,10 @@ pub const APISERVER_KINDS: &[&str] = &[
     "ReplicationController",
     "batch/Job",
     "batch/CronJob",
+    // self-hosted control planes of 2017-2019 ran under the extensions group
+    "extensions/Deployment",
+    "extensions/ReplicaSet",
+    "extensions/DaemonSet",
     "kubeadm.k8s.io/ClusterConfiguration",
 ];
 
@@ -97,6 +101,8 @@ pub struct ApiServerFlags {
     pub origin: Origin,
     /// `container kube-apiserver of Pod kube-system/kube-apiserver-cp1`, for messages.
     pub subject: String,
+    /// JSON Pointer of the container running it (None for kubeadm).
+    pub container: Option<String>,
     flags: Vec<Flag>,
     /// Where a new flag goes: a list's `-` or a map's key prefix.
     insert: Insert,
@@ -129,6 +135,7 @@ impl ApiServerFlags {
             .filter_map(|(i, c)| {
                 read_container(c, &format!("{spec_path}/containers/{i}")).map(|mut f| {
                     f.subject = format!("container {} of {}", c.name, obj.display_name());
+                    f.container = Some(format!("{spec_path}/containers/{i}"));
                     f
                 })
             })
@@ -448,6 +455,7 @@ fn read_container(c: &Container, base: &str) -> Option<ApiServerFlags> {
     Some(ApiServerFlags {
         origin: Origin::Container,
         subject: String::new(),
+        container: None,
         flags,
         insert,
         defaults: Vec::new(),
@@ -562,6 +570,7 @@ fn read_kubeadm(obj: &Object<'_>) -> ApiServerFlags {
     let mut out = ApiServerFlags {
         origin: Origin::Kubeadm,
         subject: format!("kubeadm {}", config_name(obj)),
+        container: None,
         flags,
         insert,
         defaults: Vec::new(),

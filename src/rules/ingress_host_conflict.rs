@@ -1,3 +1,4 @@
+use crate::cluster::{ApiKind, Lookup, INGRESS};
 use crate::object::Object;
 use crate::plain_rule;
 use crate::report::Severity;
@@ -22,8 +23,8 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Bundle,
     params: &[],
-    what: doc_text!("An Ingress rule that claims the same route as a rule of another Ingress of the bundle \
-           or the inventory, served by the same ingress class: the same host (without case; a wildcard only \
+    what: doc_text!("An Ingress rule that claims the same route as a rule of another Ingress of the bundle, \
+           the inventory or (in Kubewarden) the cluster, served by the same ingress class: the same host (without case; a wildcard only \
            as the identical wildcard; two rules without a host are the same catch-all), the same path and a \
            compatible path type (both `Exact` with the same path, or both prefixes, `Prefix` or \
            `ImplementationSpecific`, with the same path elements, so `/api/` is `/api`; a rule without paths \
@@ -52,7 +53,10 @@ static META: RuleMeta = RuleMeta {
     ]),
 };
 
-plain_rule!(IngressHostConflict, META);
+/// In a cluster: every Ingress, since any namespace may claim a host.
+static READS: &[&ApiKind] = &[&INGRESS];
+
+plain_rule!(IngressHostConflict, META, reads: READS);
 
 fn paths(rule: &IngressRule) -> Vec<RoutePath> {
     let list: Vec<RoutePath> = rule
@@ -142,6 +146,16 @@ fn collision(
 }
 
 impl Check for IngressHostConflict {
+    fn needs(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Lookup>) {
+        // no field selector reaches the hosts: one listing of every Ingress
+        if obj
+            .ingress()
+            .is_some_and(|s| s.rules.as_ref().is_some_and(|r| !r.is_empty()))
+        {
+            out.push(Lookup::list_all(&INGRESS));
+        }
+    }
+
     fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some(spec) = obj.ingress() else { return };
         let default = default_class(cx);

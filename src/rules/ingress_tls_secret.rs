@@ -1,10 +1,13 @@
+use crate::cluster::{ApiKind, Lookup, CERTIFICATE, EXTERNAL_SECRET, SEALED_SECRET, SECRET};
 use crate::object::Object;
 use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
+use crate::rules::certmanager;
 use crate::rules::ingress_common::INGRESS_KINDS;
 use crate::{doc_refs, doc_text};
+use k8s_openapi::api::networking::v1::IngressSpec;
 use serde_json::Value;
 
 #[derive(Default)]
@@ -20,18 +23,20 @@ static META: RuleMeta = RuleMeta {
     scope: Scope::Bundle,
     params: &[],
     what: doc_text!("Each `spec.tls` entry of an Ingress must name a `secretName` (`tls: [{}]` names none). \
-           When the bundle or the inventory carries Secrets of the Ingress's namespace (or objects that produce them there), each named Secret \
-           is also looked up in the Ingress's namespace: it is reported when it is absent, when `tls.crt` or \
-           `tls.key` is missing or empty in both `data` and `stringData`, or when its `type` is neither \
-           `kubernetes.io/tls` nor `Opaque` (an `Opaque` Secret holding the key pair is read as a TLS Secret \
-           by ingress-nginx, Traefik, GCE and Istio). An absent Secret is not reported when something will create it: a cert-manager \
-           annotation on the Ingress (`cert-manager.io/cluster-issuer` or `cert-manager.io/issuer`), a \
-           cert-manager `Certificate` with that `spec.secretName`, a `SealedSecret` of that name or an \
-           `ExternalSecret` whose target is that name, all in the same namespace. Only the Ingress's own \
-           namespace counts: evaluating a single object, or a bundle and inventory without any Secret or \
-           Secret source in that namespace (the controller's own Secrets elsewhere, another repository's), only \
-           the missing `secretName` is checked: Secrets kept elsewhere cannot be seen and are not assumed \
-           absent."),
+           When the bundle or the inventory carries Secrets of the Ingress's namespace (or objects that produce \
+           them there), each named Secret is also looked up in the Ingress's namespace: it is reported when it \
+           is absent, when `tls.crt` or `tls.key` is missing or empty in both `data` and `stringData`, or when \
+           its `type` is neither `kubernetes.io/tls` nor `Opaque` (an `Opaque` Secret holding the key pair is \
+           read as a TLS Secret by ingress-nginx, Traefik, GCE and Istio). An absent Secret is not reported when \
+           something will create it: a cert-manager annotation on the Ingress (`cert-manager.io/cluster-issuer` \
+           or `cert-manager.io/issuer`) or on another Ingress whose TLS entry names the same Secret \
+           (cert-manager's ingress-shim makes it), a cert-manager `Certificate` with that `spec.secretName`, a \
+           `SealedSecret` of that name or an `ExternalSecret` whose target is that name, all in the same \
+           namespace. In Kubewarden the Secrets are read from the cluster by name (their producers only when \
+           one is absent), so an absent Secret is known absent. Only the Ingress's own namespace counts: \
+           evaluating a single object, or a bundle and inventory without any Secret or Secret source in that \
+           namespace (the controller's own Secrets elsewhere, another repository's), only the missing \
+           `secretName` is checked: Secrets kept elsewhere cannot be seen and are not assumed absent."),
     why: doc_text!("A TLS entry without a Secret makes the controller serve its default certificate, usually \
           self-signed or for another name, so clients either fail or learn to click through warnings. A \
           Secret that is missing, of the wrong type or without its key pair leaves the host on that same \
@@ -45,19 +50,13 @@ static META: RuleMeta = RuleMeta {
     ]),
 };
 
-plain_rule!(IngressTlsSecret, META);
+/// In a cluster: the Secrets an Ingress names, and what could produce one
+/// that is absent.
+static READS: &[&ApiKind] = &[&SECRET, &CERTIFICATE, &SEALED_SECRET, &EXTERNAL_SECRET];
+
+plain_rule!(IngressTlsSecret, META, reads: READS);
 
 const ISSUER_ANNOTATIONS: &[&str] = &["cert-manager.io/cluster-issuer", "cert-manager.io/issuer"];
-
-/// Secrets and the kinds that write them: only when the bundle or the
-/// inventory holds some of these in the Ingress's own namespace does it say
-/// which Secrets that namespace has.
-const SECRET_KINDS: &[(&str, &str)] = &[
-    ("", "Secret"),
-    ("cert-manager.io", "Certificate"),
-    ("bitnami.com", "SealedSecret"),
-    ("external-secrets.io", "ExternalSecret"),
-];
 
 /// The object in the bundle or inventory that will create Secret `name`, if any.
 fn secret_source(cx: &Context<'_>, of: &Object<'_>, ns: &str, name: &str) -> Option<String> {
@@ -86,6 +85,22 @@ fn secret_source(cx: &Context<'_>, of: &Object<'_>, ns: &str, name: &str) -> Opt
     })
 }
 
+/// The `secretName` of each TLS entry that names one.
+fn secret_names(spec: &IngressSpec) -> impl Iterator<Item = &str> {
+    spec.tls
+        .iter()
+        .flatten()
+        .filter_map(|tls| tls.secret_name.as_deref().map(str::trim))
+        .filter(|s| !s.is_empty())
+}
+
+/// Whether the Secrets of namespace `ns` are known here: some Secret or
+/// Secret producer of that namespace is in view, or the cluster was read
+/// for them. Secrets of other namespaces say nothing about this one.
+fn secrets_known(cx: &Context<'_>, ns: &str) -> bool {
+    READS.iter().any(|k| cx.knows(k.group, k.kind, ns))
+}
+
 /// `key` present with a non-empty value in `data` or `stringData`.
 fn has_key(secret: &Object<'_>, key: &str) -> bool {
     ["data", "stringData"].iter().any(|field| {
@@ -99,13 +114,33 @@ fn has_key(secret: &Object<'_>, key: &str) -> bool {
 }
 
 impl Check for IngressTlsSecret {
+    fn needs(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Lookup>) {
+        let Some(spec) = obj.ingress() else { return };
+        let ns = obj.namespace_or_default();
+        let mut absent = false;
+        for secret in secret_names(spec) {
+            if cx.find("", "Secret", Some(ns), secret).is_some() {
+                continue;
+            }
+            absent |= cx.knows("", "Secret", ns);
+            out.push(Lookup::get(&SECRET, ns, secret));
+        }
+        let issuer = ISSUER_ANNOTATIONS
+            .iter()
+            .any(|k| obj.annotation(k).is_some_and(|v| !v.trim().is_empty()));
+        // only an absent Secret needs a producer to excuse it
+        if absent && !issuer {
+            for kind in [&CERTIFICATE, &SEALED_SECRET, &EXTERNAL_SECRET] {
+                out.push(Lookup::list(kind, ns));
+            }
+        }
+    }
+
     fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some(spec) = obj.ingress() else { return };
         let name = obj.display_name();
         let ns = obj.namespace_or_default();
-        let secrets_known = SECRET_KINDS
-            .iter()
-            .any(|(group, kind)| cx.knows(group, kind, ns));
+        let secrets_known = secrets_known(cx, ns);
         let issuer = ISSUER_ANNOTATIONS
             .iter()
             .copied()
@@ -142,6 +177,10 @@ impl Check for IngressTlsSecret {
             let path = format!("/spec/tls/{i}/secretName");
             let Some(secret) = cx.find("", "Secret", Some(ns), secret_name) else {
                 if issuer.is_some() || secret_source(cx, obj, ns, secret_name).is_some() {
+                    continue;
+                }
+                // another Ingress of the namespace has cert-manager make it
+                if certmanager::shim_ingress_for(cx, obj, ns, secret_name) {
                     continue;
                 }
                 let elsewhere = cx

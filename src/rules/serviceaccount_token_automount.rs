@@ -1,5 +1,6 @@
+use crate::cluster::{ApiKind, Lookup, SERVICE_ACCOUNT};
 use crate::error::Error;
-use crate::object::{join, Object};
+use crate::object::{join, Object, PodSpec};
 use crate::params::Params;
 use crate::report::Severity;
 use crate::review::Context;
@@ -8,6 +9,7 @@ use crate::rules::WORKLOAD_KINDS;
 use crate::{doc_refs, doc_text};
 use serde_json::{json, Value};
 
+#[derive(Default)]
 pub struct ServiceAccountTokenAutomount;
 
 static META: RuleMeta = RuleMeta {
@@ -27,11 +29,11 @@ static META: RuleMeta = RuleMeta {
     }],
     what: doc_text!("Pods and pod templates that do not set `automountServiceAccountToken: false`. The pod's own setting \
            wins; when it sets nothing, the ServiceAccount it runs as (`serviceAccountName`, `default` when unset) \
-           is looked up in the bundle or inventory, and its `automountServiceAccountToken: false` is enough. \
+           is looked up in the bundle, the inventory or (in Kubewarden) the cluster, and its `automountServiceAccountToken: false` is enough. \
            `automountServiceAccountToken: true` on the pod is the explicit opt-in this rule asks of pods that \
            call the API: beside a ServiceAccount that turns automounting off it is not reported (`allowPodOptIn`, \
            on in the baseline profile, off in strict, which reports every mounted token); beside any other \
-           ServiceAccount, or one not in the bundle, it is. A token the pod mounts itself (a projected \
+           ServiceAccount, or one not found, it is. A token the pod mounts itself (a projected \
            `serviceAccountToken` volume) is a deliberate, visible choice and is not reported."),
     why: doc_text!("An automatically mounted token lets every process in every container of the pod call the API server \
           as the pod's ServiceAccount. Most applications never call it, but anyone who takes over the \
@@ -44,6 +46,9 @@ static META: RuleMeta = RuleMeta {
         "https://kubernetes.io/docs/concepts/security/service-accounts/",
     ]),
 };
+
+/// In a cluster: the ServiceAccount a pod runs as.
+static READS: &[&ApiKind] = &[&SERVICE_ACCOUNT];
 
 struct Configured {
     allow_pod_opt_in: bool,
@@ -59,20 +64,45 @@ impl Rule for ServiceAccountTokenAutomount {
             allow_pod_opt_in: p.bool("allowPodOptIn", true)?,
         }))
     }
+
+    fn cluster_reads(&self) -> &'static [&'static ApiKind] {
+        READS
+    }
+}
+
+/// The ServiceAccount a pod runs as (`default` when unset).
+fn service_account(spec: &PodSpec) -> &str {
+    spec.service_account_name
+        .as_deref()
+        .or(spec.service_account.as_deref())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default")
 }
 
 impl Check for Configured {
+    fn needs(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Lookup>) {
+        let Some((spec, _)) = obj.pod_spec() else {
+            return;
+        };
+        // a pod that sets nothing defers to its ServiceAccount; one that opts
+        // in is judged beside it when opting in is allowed
+        match spec.automount_service_account_token {
+            Some(false) => return,
+            Some(true) if !self.allow_pod_opt_in => return,
+            _ => {}
+        }
+        let (ns, sa) = (obj.namespace_or_default(), service_account(spec));
+        if cx.find("", "ServiceAccount", Some(ns), sa).is_none() {
+            out.push(Lookup::get(&SERVICE_ACCOUNT, ns, sa));
+        }
+    }
+
     fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some((spec, spec_path)) = obj.pod_spec() else {
             return;
         };
         let path = join(spec_path, "automountServiceAccountToken");
-        let sa_name = spec
-            .service_account_name
-            .as_deref()
-            .or(spec.service_account.as_deref())
-            .filter(|n| !n.is_empty())
-            .unwrap_or("default");
+        let sa_name = service_account(spec);
         let ns = obj.namespace_or_default();
         let sa = || cx.find("", "ServiceAccount", Some(ns), sa_name);
         let sa_opts_out = || {
