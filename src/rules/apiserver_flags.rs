@@ -19,10 +19,6 @@ pub const APISERVER_KINDS: &[&str] = &[
     "ReplicationController",
     "batch/Job",
     "batch/CronJob",
-    // self-hosted control planes of 2017-2019 ran under the extensions group
-    "extensions/Deployment",
-    "extensions/ReplicaSet",
-    "extensions/DaemonSet",
     "kubeadm.k8s.io/ClusterConfiguration",
 ];
 
