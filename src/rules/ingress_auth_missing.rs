@@ -173,8 +173,10 @@ impl Check for Configured {
             hosts.push("");
         }
         let mut private: Vec<&str> = Vec::new();
+        // a set beside the list: thousands of hosts must not cost n² to dedupe
+        let mut seen = std::collections::BTreeSet::new();
         for h in hosts {
-            if !self.public_hosts.iter().any(|g| host_glob_matches(g, h)) && !private.contains(&h) {
+            if !self.public_hosts.iter().any(|g| host_glob_matches(g, h)) && seen.insert(h) {
                 private.push(h);
             }
         }

@@ -128,6 +128,7 @@ impl Check for IngressHostConflict {
         for (i, rule) in spec.rules.iter().flatten().enumerate() {
             let ours = paths(rule);
             let mut claims: Vec<String> = Vec::new();
+            let mut seen = std::collections::BTreeSet::new();
             for (other, other_spec) in &others {
                 if let Some((their_host, our_path, their_path)) = collision(rule, &ours, other_spec)
                 {
@@ -136,7 +137,7 @@ impl Check for IngressHostConflict {
                         "{} ({host}, path `{their_path}` against our `{our_path}`)",
                         other.display_name()
                     );
-                    if !claims.contains(&claim) {
+                    if seen.insert(claim.clone()) {
                         claims.push(claim);
                     }
                 }
