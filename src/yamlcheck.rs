@@ -4,7 +4,7 @@
 //! read is reported where it is, and every other document is still checked.
 
 use crate::object::Object;
-use crate::report::{Finding, Report};
+use crate::report::{Finding, Report, Truncated};
 use crate::yaml::Document;
 use crate::{Error, Host, PolicyCache};
 use serde::Serialize;
@@ -49,6 +49,9 @@ pub struct YamlReport {
     /// Sorted by document, line, column and rule.
     pub findings: Vec<Located>,
     pub errors: Vec<DocumentError>,
+    /// Rules and objects with more findings than are listed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<Truncated>,
     pub summary: YamlSummary,
 }
 
@@ -191,8 +194,10 @@ pub fn check_documents(docs: &[Document], settings: Option<&Value>) -> Result<Ya
         ..YamlSummary::default()
     };
     let mut allowed = true;
+    let mut truncated = Vec::new();
     let mut tally = |report: &Report, summary: &mut YamlSummary| {
         allowed &= report.allowed;
+        truncated.extend(report.truncated.iter().cloned());
         summary.objects += report.summary.objects;
         summary.denied += report.summary.denied;
         summary.warned += report.summary.warned;
@@ -258,6 +263,7 @@ pub fn check_documents(docs: &[Document], settings: Option<&Value>) -> Result<Ya
         allowed: allowed && errors.is_empty(),
         findings,
         errors,
+        truncated,
         summary,
     })
 }

@@ -209,11 +209,18 @@ pub fn json(o: &Outcome<'_>) -> Value {
         .flat_map(|r| r.exempted.iter())
         .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
         .collect();
+    let truncated: Vec<Value> = o
+        .reports
+        .iter()
+        .flat_map(|r| r.truncated.iter())
+        .map(|t| serde_json::to_value(t).unwrap_or(Value::Null))
+        .collect();
     json!({
         "allowed": allowed(o),
         "violations": violations,
         "warnings": warnings,
         "exempted": exempted,
+        "truncated": truncated,
         "errors": errors,
         "summary": {
             "files": o.loaded.files.len(),
