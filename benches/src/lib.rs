@@ -7,3 +7,4 @@ pub mod inputs;
 pub mod measure;
 pub mod rego;
 pub mod wasm;
+pub mod worst;
