@@ -199,25 +199,20 @@ wasm-bindgen-cli:
 	$(CARGO) install wasm-bindgen-cli --version $$want --root $(TOOLS); \
 	test "$$(version_of $(WASM_BINDGEN))" = "$$want"
 
-# The page (dist/web, --target web) and the npm package (dist/web/npm:
-# bundler, Node and plain-browser builds of the same module).
+# wasm-bindgen's bundler output is the one glue: the npm package (dist/web/npm:
+# the API as ESM and CommonJS over one inlined copy of the module) and the
+# checker page (dist/web: page and worker bundled with CodeMirror by esbuild,
+# the module as its own cached file) are both built from it.
+WEB_GLUE := target/web-bindgen
 web: setup wasm-bindgen-cli
 	$(CARGO) build --profile $(WASM_PROFILE) --target $(WASM_TARGET) -p portcullis-web
-	rm -rf $(WEB_DIST) target/web-bindgen
-	mkdir -p $(WEB_DIST)/pkg $(WEB_DIST)/npm
-	@set -e; for t in web bundler nodejs; do \
-		$(WASM_BINDGEN) --target $$t --out-name portcullis --out-dir target/web-bindgen/$$t $(WEB_WASM); \
-		$(WASM_OPT_WEB) target/web-bindgen/$$t/portcullis_bg.wasm -o target/web-bindgen/$$t/portcullis_bg.wasm; \
-	done
-	cp target/web-bindgen/web/portcullis.js target/web-bindgen/web/portcullis_bg.wasm $(WEB_DIST)/pkg/
-	cp -r target/web-bindgen/bundler $(WEB_DIST)/npm/bundler
-	cp -r target/web-bindgen/nodejs $(WEB_DIST)/npm/node
-	cp -r target/web-bindgen/web $(WEB_DIST)/npm/web
-	rm -f $(WEB_DIST)/npm/*/.gitignore
-	cp bindings/web/package.json bindings/web/README.md bindings/web/index.d.ts $(WEB_DIST)/npm/
-	node web/build.mjs $(WEB_DIST)
-	@raw=$$(stat -c %s $(WEB_WASM)); opt=$$(stat -c %s $(WEB_DIST)/pkg/portcullis_bg.wasm); \
-	gz=$$(gzip -9 -c $(WEB_DIST)/pkg/portcullis_bg.wasm | wc -c); \
+	rm -rf $(WEB_DIST) $(WEB_GLUE)
+	$(WASM_BINDGEN) --target bundler --out-name portcullis --out-dir $(WEB_GLUE) $(WEB_WASM)
+	$(WASM_OPT_WEB) $(WEB_GLUE)/portcullis_bg.wasm -o $(WEB_GLUE)/portcullis_bg.wasm
+	node bindings/web/build.mjs $(WEB_GLUE) $(WEB_DIST)/npm
+	node web/build.mjs $(WEB_GLUE) $(WEB_DIST)
+	@raw=$$(stat -c %s $(WEB_WASM)); opt=$$(stat -c %s $(WEB_DIST)/portcullis.wasm); \
+	gz=$$(gzip -9 -c $(WEB_DIST)/portcullis.wasm | wc -c); \
 	echo "web: wasm $$raw bytes raw, $$opt optimized, $$gz gzipped -> $(WEB_DIST)"
 
 web-serve: web
@@ -250,9 +245,11 @@ $(PY_HOSTS)/.installed: wasm-tests/python/requirements.txt
 python-tests: opa python-hosts
 	$(PY_HOSTS)/bin/python -m unittest discover -s wasm-tests/python -p 'test_*.py' -v
 
-# Node checks the built module against the native verdicts of every case;
-# the browser test drives Debian's chromium (never a downloaded browser).
-web-tests: web
+# Node checks the built module against the native verdicts of every case and
+# the package's formats, types and arguments; the browser tests drive Debian's
+# chromium (never a downloaded browser) through the page and through tiny
+# apps built with esbuild, Vite 7 and 8 and webpack 5.
+web-tests: web npm-deps
 	$(CARGO) test -p portcullis-web --test export-cases
 	@if [ ! -x /usr/bin/chromium ]; then \
 		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \

@@ -23,6 +23,8 @@ pub mod versions;
 pub mod yaml;
 #[cfg(feature = "yaml")]
 pub mod yamlcheck;
+#[cfg(feature = "yaml")]
+pub mod yamlfix;
 
 pub use error::Error;
 pub use report::{Action, Finding, ObjectRef, Report, Severity};

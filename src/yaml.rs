@@ -45,6 +45,9 @@ pub struct Document {
     pub line: usize,
     /// The value, or the parse error. Empty documents are skipped entirely.
     pub value: Result<Value, YamlError>,
+    /// Byte range of the document's text (its `---` line included) in the
+    /// text given to `load`, so a fix can be written into that text.
+    pub range: std::ops::Range<usize>,
     positions: HashMap<String, Pos>,
 }
 
@@ -72,9 +75,12 @@ impl Document {
 
 /// Splits the stream at `---` lines and parses each document by itself.
 pub fn load(text: &str) -> Vec<Document> {
+    let full = text;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut docs = Vec::new();
     for (start_line, chunk) in split_documents(text) {
+        // chunks are slices of `full`, so their place in it is their distance from its start
+        let start = (chunk.as_ptr() as usize).saturating_sub(full.as_ptr() as usize);
         if !has_content(chunk) {
             continue;
         }
@@ -89,6 +95,7 @@ pub fn load(text: &str) -> Vec<Document> {
             index,
             line: start_line,
             value,
+            range: start..start + chunk.len(),
             positions,
         });
     }
