@@ -273,8 +273,9 @@ BENCH_ENV := CARGO_TARGET_DIR=$(BENCH_TARGET_DIR) CARGO_PROFILE_BENCH_OPT_LEVEL=
 # portcullis-bench`; it is left out here because its dev-dependencies change
 # the feature set and would build wasmtime a second time.
 bench: wasm-generic cli
-	@# the OPA module is measured when it builds; the report notes it otherwise
+	@# the OPA and Kubewarden modules are measured when they build; the report notes it otherwise
 	-$(MAKE) --no-print-directory opa-wasm
+	-$(MAKE) --no-print-directory kubewarden
 	$(BENCH_ENV) $(CARGO) run --profile bench -p portcullis-bench --bin report -- \
 		--cli $(BENCH_CLI) --out BENCHMARKS.md
 	@echo "make bench: wrote BENCHMARKS.md"

@@ -4,18 +4,24 @@ use crate::object::Object;
 use crate::report::{Action, Exempted, Finding, Report, Summary, Truncated};
 use crate::review::{Context, Operation, Review};
 use crate::rule::Hit;
-use crate::settings::{annotation_exemption, Mode, Policy};
+use crate::settings::{annotation_exemption, ClusterContext, Mode, Policy};
 use crate::versions::NEWEST_KNOWN;
 use std::collections::BTreeMap;
 
-/// Evaluates a detected review under a compiled policy.
-pub fn run(review: &Review<'_>, policy: &Policy) -> Report {
-    let cx = Context {
+/// What the rules see beside each object of `review`.
+pub(crate) fn context<'r>(review: &'r Review<'r>, policy: &Policy) -> Context<'r> {
+    Context {
         objects: &review.objects,
         inventory: &review.inventory,
         kubernetes_version: policy.kubernetes_version.unwrap_or(NEWEST_KNOWN),
         admission: review.operation.is_some(),
-    };
+        listed: &review.listed,
+    }
+}
+
+/// Evaluates a detected review under a compiled policy.
+pub fn run(review: &Review<'_>, policy: &Policy) -> Report {
+    let cx = context(review, policy);
     let mut violations = Vec::new();
     let mut warnings = Vec::new();
     let mut exempted = Vec::new();
@@ -32,6 +38,13 @@ pub fn run(review: &Review<'_>, policy: &Policy) -> Report {
                 continue;
             }
             let meta = configured.rule.meta();
+            if let Some(finding) = unchecked(review, policy, configured.action, meta, obj) {
+                match finding.action {
+                    Action::Deny => violations.push(finding),
+                    _ => warnings.push(finding),
+                }
+                continue;
+            }
             hits.clear();
             configured.check.check(obj, &cx, &mut hits);
             if hits.is_empty() {
@@ -185,7 +198,54 @@ struct Listed {
     warn: (usize, usize),
 }
 
-fn exemption(policy: &Policy, rule: &str, obj: &Object<'_>) -> Option<String> {
+/// The "not checked" finding of a rule the host could not give the cluster
+/// objects it needs for `obj`: a warning, or with `clusterContext:
+/// fail-closed` a denial when the rule itself is set to deny. The rule does
+/// not run on what little it has, which could deny what the cluster allows.
+fn unchecked(
+    review: &Review<'_>,
+    policy: &Policy,
+    action: Action,
+    meta: &crate::rule::RuleMeta,
+    obj: &Object<'_>,
+) -> Option<Finding> {
+    let mut reasons = review
+        .unchecked
+        .iter()
+        .filter(|u| u.object == obj.index && u.rule == meta.id)
+        .map(|u| u.reason.as_str())
+        .peekable();
+    reasons.peek()?;
+    let reasons: Vec<&str> = reasons.collect();
+    let closed = policy.cluster_context == ClusterContext::FailClosed;
+    let (action, consequence) = if closed && action == Action::Deny {
+        (
+            Action::Deny,
+            "clusterContext is fail-closed, so the request is denied until the policy can read them",
+        )
+    } else {
+        (
+            Action::Warn,
+            "this request is not denied for it (clusterContext: fail-closed would deny it instead)",
+        )
+    };
+    Some(Finding {
+        rule: meta.id,
+        severity: meta.severity,
+        action,
+        message: format!(
+            "{} was not checked: {}. The rule needs these objects of the cluster to decide; {consequence}.",
+            obj.display_name(),
+            reasons.join("; ")
+        ),
+        object: obj.reference(),
+        path: String::new(),
+        fix: None,
+        index: obj.index,
+    })
+}
+
+pub(crate) fn exemption(policy: &Policy, rule: &str, obj: &Object<'_>) -> Option<String> {
     if let Some(e) = policy.exemptions.iter().find(|e| e.matches(rule, obj)) {
         return Some(e.reason.clone());
     }

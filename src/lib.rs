@@ -5,6 +5,8 @@
 #[cfg(feature = "yaml")]
 #[doc(hidden)]
 pub mod cases;
+pub mod cluster;
+pub mod crds;
 pub mod docs;
 pub mod engine;
 pub mod error;

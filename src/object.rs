@@ -94,6 +94,8 @@ pub enum Typed {
         subjects: Vec<Subject>,
     },
     NetworkPolicy(Box<NetworkPolicySpec>),
+    /// A custom resource some rule reads (Istio, Traefik, cert-manager, kubeadm).
+    Crd(Box<crate::crds::Crd>),
     /// Any other kind: rules read the raw JSON.
     Other,
 }
@@ -268,7 +270,10 @@ impl<'a> Object<'a> {
             },
             ("kubeadm.k8s.io", "ClusterConfiguration") => {
                 self.check_kubeadm_extra_args()?;
-                Typed::Other
+                match crate::crds::read(self)? {
+                    Some(crd) => Typed::Crd(Box::new(crd)),
+                    None => Typed::Other,
+                }
             }
             (g, kind) if is_workload_group(g) => match pod_spec_path(kind) {
                 Some(spec_path) => Typed::Workload {
@@ -277,7 +282,10 @@ impl<'a> Object<'a> {
                 },
                 None => Typed::Other,
             },
-            _ => Typed::Other,
+            _ => match crate::crds::read(self)? {
+                Some(crd) => Typed::Crd(Box::new(crd)),
+                None => Typed::Other,
+            },
         })
     }
 
@@ -352,7 +360,10 @@ impl<'a> Object<'a> {
         }
     }
 
-    fn typed_at<T: for<'de> Deserialize<'de>>(&self, pointer: &str) -> Result<Option<T>, Error> {
+    pub(crate) fn typed_at<T: for<'de> Deserialize<'de>>(
+        &self,
+        pointer: &str,
+    ) -> Result<Option<T>, Error> {
         match self.raw.pointer(pointer) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => self.typed_value(pointer, v).map(Some),

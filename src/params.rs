@@ -104,6 +104,21 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// A list of strings, `default` when the key is absent (an empty list
+    /// given on purpose stays empty).
+    pub fn strings_or(
+        &mut self,
+        name: &'static str,
+        default: &[&str],
+    ) -> Result<Vec<String>, Error> {
+        if self.map.get(name).is_none_or(Value::is_null) {
+            self.known.push(name);
+            self.map.remove(name);
+            return Ok(default.iter().map(|s| s.to_string()).collect());
+        }
+        self.strings(name)
+    }
+
     pub fn cidrs(&mut self, name: &'static str) -> Result<Vec<Cidr>, Error> {
         let list = self.strings(name)?;
         list.iter()

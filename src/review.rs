@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::object::{type_name, Object};
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -36,6 +37,69 @@ pub struct Review<'a> {
     pub uid: Option<&'a str>,
     /// Settings carried by the input itself (parameters, settings, envelope).
     pub settings: Option<&'a Value>,
+    /// Kinds a host read completely from the live cluster (see `Listed`).
+    pub listed: Listed,
+    /// Rules a host could not give the cluster objects they need, per object:
+    /// they report "not checked" instead of running on partial knowledge.
+    pub unchecked: Vec<Unchecked>,
+}
+
+/// Kinds whose objects a host read from the live cluster completely, per
+/// namespace (`None`: in every namespace). A rule may conclude that an object
+/// of such a kind is absent: the cluster was asked and did not have it.
+///
+/// A host fills it from the lookups the rules declared (`Check::needs`): a
+/// listing, a kind the cluster does not serve at all, or a lookup by name that
+/// found nothing, which is as complete as a listing for the names the rules
+/// asked about. A rule must therefore declare every cluster object it reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listed(BTreeSet<(String, String, Option<String>)>);
+
+impl Listed {
+    /// Records that `group/kind` was read completely in `namespace` (`None`: everywhere).
+    pub fn insert(&mut self, group: &str, kind: &str, namespace: Option<&str>) {
+        self.0.insert((
+            group.to_string(),
+            kind.to_string(),
+            namespace.map(str::to_string),
+        ));
+    }
+
+    /// Forgets a listing that turned out incomplete.
+    pub fn remove(&mut self, group: &str, kind: &str, namespace: Option<&str>) {
+        self.0.remove(&(
+            group.to_string(),
+            kind.to_string(),
+            namespace.map(str::to_string),
+        ));
+    }
+
+    /// Whether `group/kind` was read completely in `namespace`.
+    pub fn covers(&self, group: &str, kind: &str, namespace: &str) -> bool {
+        self.0.iter().any(|(g, k, ns)| {
+            g == group && k == kind && ns.as_deref().is_none_or(|ns| ns == namespace)
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `(group, kind, namespace)`, sorted; `None` is every namespace.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, Option<&str>)> {
+        self.0
+            .iter()
+            .map(|(g, k, ns)| (g.as_str(), k.as_str(), ns.as_deref()))
+    }
+}
+
+/// A rule that could not be checked on one object, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unchecked {
+    /// `Object::index` of the reviewed object.
+    pub object: usize,
+    pub rule: &'static str,
+    pub reason: String,
 }
 
 /// The bundle a rule sees beside the object it checks.
@@ -46,6 +110,8 @@ pub struct Context<'a> {
     pub kubernetes_version: (u32, u32),
     /// True for an admission request: one object, the bundle is the inventory.
     pub admission: bool,
+    /// Kinds the host read completely from the cluster.
+    pub listed: &'a Listed,
 }
 
 impl<'a> Context<'a> {
@@ -83,18 +149,21 @@ impl<'a> Context<'a> {
         })
     }
 
-    /// Whether objects of this group and kind in this namespace are known
-    /// here: the bundle or the inventory holds at least one. A rule that
-    /// concludes something is absent concludes it only then: an inventory
-    /// synced without that kind, or a bundle without it, says nothing.
-    pub fn knows(&self, group: &str, kind: &str, namespace: &str) -> bool {
-        self.all()
-            .any(|o| o.kind == kind && o.group() == group && o.namespace_or_default() == namespace)
-    }
-
     /// Whether there is a bundle to look things up in (more than the object itself).
     pub fn has_bundle(&self) -> bool {
         self.objects.len() > 1 || !self.inventory.is_empty()
+    }
+
+    /// Whether objects of `group/kind` in `namespace` are known here: the
+    /// bundle or the inventory holds at least one, or the host read that kind
+    /// in that namespace completely. Only then may a rule conclude that one
+    /// of them is absent: an inventory synced without that kind, or a bundle
+    /// without it, says nothing.
+    pub fn knows(&self, group: &str, kind: &str, namespace: &str) -> bool {
+        self.listed.covers(group, kind, namespace)
+            || self.all().any(|o| {
+                o.kind == kind && o.group() == group && o.namespace_or_default() == namespace
+            })
     }
 }
 
@@ -113,6 +182,8 @@ pub fn detect(input: &Value) -> Result<Review<'_>, Error> {
         operation: None,
         uid: None,
         settings: None,
+        listed: Listed::default(),
+        unchecked: Vec::new(),
     };
     match input {
         Value::Array(items) => {

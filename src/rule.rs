@@ -1,5 +1,6 @@
 //! What a rule is: its declaration (id, severity, doc…) and its logic.
 
+use crate::cluster::{ApiKind, Lookup};
 use crate::error::Error;
 use crate::object::Object;
 use crate::params::Params;
@@ -198,6 +199,15 @@ fn evidence_of(obj: &Object<'_>, pointer: &str) -> String {
 /// A rule's logic with its parameters already read.
 pub trait Check: Send + Sync {
     fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>);
+
+    /// The cluster objects `check` would read for `obj`, for hosts that can
+    /// fetch them from a live cluster (Kubewarden's context-aware policies).
+    /// Asked again after each answer, so a rule may ask for more once it
+    /// knows more (the producers of a Secret only once the Secret is absent).
+    /// Every object a rule reads from the cluster must be declared here, of
+    /// a kind listed in `Rule::cluster_reads`: what it does not ask for, a
+    /// host does not fetch.
+    fn needs(&self, _obj: &Object<'_>, _cx: &Context<'_>, _out: &mut Vec<Lookup>) {}
 }
 
 /// A rule: its declaration, and how to configure its check from settings.
@@ -207,11 +217,34 @@ pub trait Rule: Sync {
     /// Reads the rule's parameters. Every key must be consumed: the caller
     /// reports the ones left over as unknown.
     fn configure(&self, params: &mut Params<'_>) -> Result<Box<dyn Check>, Error>;
+
+    /// Kinds the rule may look up in a live cluster (its `Check::needs`):
+    /// what a context-aware host must be allowed to read for it.
+    fn cluster_reads(&self) -> &'static [&'static ApiKind] {
+        &[]
+    }
 }
 
 /// For rules without parameters: the rule value is its own check.
+/// `reads: LIST` names the kinds its `Check::needs` looks up in a cluster.
 #[macro_export]
 macro_rules! plain_rule {
+    ($ty:ty, $meta:expr, reads: $reads:expr) => {
+        impl $crate::rule::Rule for $ty {
+            fn meta(&self) -> &'static $crate::rule::RuleMeta {
+                &$meta
+            }
+            fn configure(
+                &self,
+                _params: &mut $crate::params::Params<'_>,
+            ) -> Result<Box<dyn $crate::rule::Check>, $crate::error::Error> {
+                Ok(Box::new(<$ty>::default()))
+            }
+            fn cluster_reads(&self) -> &'static [&'static $crate::cluster::ApiKind] {
+                $reads
+            }
+        }
+    };
     ($ty:ty, $meta:expr) => {
         impl $crate::rule::Rule for $ty {
             fn meta(&self) -> &'static $crate::rule::RuleMeta {

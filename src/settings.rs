@@ -20,6 +20,7 @@ pub const SETTINGS_KEYS: &[&str] = &[
     "mutate",
     "violationActions",
     "allowInputSettings",
+    "clusterContext",
 ];
 
 /// The key by which a host lets the checked input carry settings of its own
@@ -86,6 +87,33 @@ impl Exemption {
     }
 }
 
+/// What a host that reads the live cluster (Kubewarden) does for the rules
+/// that need other objects (`clusterContext`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClusterContext {
+    /// Read what the rules need; a rule the cluster could not answer for is
+    /// "not checked", reported as a warning (the default).
+    #[default]
+    FailOpen,
+    /// The same, but a rule set to `deny` that could not be checked denies.
+    FailClosed,
+    /// Never read the cluster: the rules see only the request, as in a
+    /// namespaced Kubewarden AdmissionPolicy, which gets no cluster access.
+    Off,
+}
+
+impl ClusterContext {
+    pub const VALUES: &'static [&'static str] = &["fail-open", "fail-closed", "off"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterContext::FailOpen => "fail-open",
+            ClusterContext::FailClosed => "fail-closed",
+            ClusterContext::Off => "off",
+        }
+    }
+}
+
 /// Settings compiled: one configured check per rule, exemptions, mode.
 pub struct Policy {
     pub profile: String,
@@ -97,6 +125,8 @@ pub struct Policy {
     pub exemption_annotations: bool,
     /// Hosts that can mutate apply the fixes instead of denying.
     pub mutate: bool,
+    /// Hosts that read the live cluster: whether, and how missing context fails.
+    pub cluster_context: ClusterContext,
     /// Which actions a violation-list host (Gatekeeper's convention) lists.
     pub violation_actions: ActionSet,
     /// Whether settings carried inside the checked input are honoured.
@@ -201,6 +231,29 @@ impl Policy {
         };
         let exemption_annotations = bool_key(map, "exemptionAnnotations")?;
         let mutate = bool_key(map, "mutate")?;
+        let cluster_context = match map.get("clusterContext") {
+            None | Some(Value::Null) => ClusterContext::default(),
+            Some(Value::String(s)) if s == "fail-open" => ClusterContext::FailOpen,
+            Some(Value::String(s)) if s == "fail-closed" => ClusterContext::FailClosed,
+            Some(Value::String(s)) if s == "off" => ClusterContext::Off,
+            Some(other) => {
+                let found = match other {
+                    Value::String(s) => format!(
+                        "`{s}`{}",
+                        did_you_mean(s, ClusterContext::VALUES.iter().copied())
+                    ),
+                    // Kubernetes reads manifests as YAML 1.1, where a bare off is false
+                    Value::Bool(false) => {
+                        "false (an unquoted off in YAML 1.1: write \"off\")".to_string()
+                    }
+                    other => type_name(other).to_string(),
+                };
+                return Err(Error::settings(
+                    "clusterContext",
+                    format!("expected fail-open, fail-closed or off, found {found}"),
+                ));
+            }
+        };
         let allow_input_settings = bool_key(map, ALLOW_INPUT_SETTINGS)?;
         let violation_actions = violation_actions(map.get("violationActions"))?;
         let user_rules = match map.get("rules") {
@@ -275,6 +328,7 @@ impl Policy {
             exemptions,
             exemption_annotations,
             mutate,
+            cluster_context,
             violation_actions,
             allow_input_settings,
         })

@@ -1,5 +1,6 @@
-//! The Kubernetes versions portcullis knows about, and the api-version table
-//! (`policies/api-versions.yaml`, compiled in by build.rs).
+//! The Kubernetes versions portcullis knows about, the api-version table
+//! (`policies/api-versions.yaml`) and the release table
+//! (`policies/kubernetes-releases.yaml`), both compiled in by build.rs.
 
 /// One API version of one kind that Kubernetes deprecated or stopped serving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +22,57 @@ pub struct ApiVersion {
 }
 
 include!(concat!(env!("OUT_DIR"), "/api_versions.rs"));
+
+/// One Kubernetes minor release and the last day of its upstream support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Release {
+    pub version: (u32, u32),
+    /// `YYYY-MM-DD`: final for releases that reached it, scheduled for the others.
+    pub end_of_life: &'static str,
+}
+
+include!(concat!(env!("OUT_DIR"), "/kubernetes_releases.rs"));
+
+/// The release table's end-of-life date of a minor release.
+pub fn end_of_life(version: (u32, u32)) -> Option<&'static str> {
+    RELEASES
+        .iter()
+        .find(|r| r.version == version)
+        .map(|r| r.end_of_life)
+}
+
+/// The oldest minor release still supported when `target` is the newest:
+/// upstream maintains the three newest minors.
+pub fn oldest_supported(target: (u32, u32)) -> (u32, u32) {
+    (target.0, target.1.saturating_sub(2))
+}
+
+/// The major and minor of a Kubernetes version as manifests write it:
+/// `v1.28.3`, `1.28`, `v1.9.6_coreos.0`, `v1.30.1-gke.100`, or a kubeadm
+/// label naming a minor (`stable-1.28`, `latest-1.29`, `ci/latest-1.30`).
+/// None for labels without one (`stable`, `latest`) and for anything else.
+pub fn parse_minor(text: &str) -> Option<(u32, u32)> {
+    let t = text.trim();
+    let t = t.rsplit('/').next().unwrap_or(t);
+    let t = ["stable-", "latest-"]
+        .iter()
+        .find_map(|p| t.strip_prefix(p))
+        .unwrap_or(t);
+    let t = t.strip_prefix(['v', 'V']).unwrap_or(t);
+    let (major, rest) = t.split_once('.')?;
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let (minor, tail) = rest.split_at_checked(digits)?;
+    // a patch, pre-release or vendor suffix may follow; nothing else may
+    if !tail.is_empty() && !tail.starts_with(['.', '-', '+', '_']) {
+        return None;
+    }
+    if major.is_empty() || !major.bytes().all(|b| b.is_ascii_digit()) || minor.is_empty() {
+        return None;
+    }
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
 
 /// The newest Kubernetes minor release the api-version table covers; the
 /// default target of the version rules.
@@ -135,6 +187,42 @@ mod tests {
         let psp = lookup("extensions/v1beta1", "PodSecurityPolicy").unwrap();
         assert!(psp.replacement_at((1, 24)).is_some());
         assert!(psp.replacement_at((1, 25)).is_none());
+    }
+
+    #[test]
+    fn release_table_lists_every_minor_up_to_the_api_table() {
+        let newest = RELEASES.first().unwrap().version;
+        assert!(newest >= NEWEST_KNOWN, "{newest:?}");
+        let mut want = NEWEST_KNOWN;
+        while want >= (1, 19) {
+            assert!(end_of_life(want).is_some(), "{want:?} is missing");
+            want.1 -= 1;
+        }
+        assert_eq!(end_of_life((1, 28)), Some("2024-10-22"));
+        assert_eq!(oldest_supported((1, 35)), (1, 33));
+    }
+
+    #[test]
+    fn versions_as_manifests_write_them() {
+        for (text, want) in [
+            ("v1.28.3", Some((1, 28))),
+            ("1.30", Some((1, 30))),
+            ("stable-1.29", Some((1, 29))),
+            ("ci/latest-1.31", Some((1, 31))),
+            ("v1.9.6_coreos.0", Some((1, 9))),
+            ("v1.30.1-gke.100", Some((1, 30))),
+            ("v1.19.3-rancher1", Some((1, 19))),
+            ("v1.31-rc", Some((1, 31))),
+            ("stable", None),
+            ("stable-1", None),
+            ("latest", None),
+            ("${K8S_VERSION}", None),
+            ("{{ .Values.version }}", None),
+            ("v1.x", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_minor(text), want, "{text}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod inputs;
+pub mod kubewarden;
 pub mod measure;
 pub mod rego;
 pub mod wasm;

@@ -457,6 +457,78 @@ pub static WORST: &[Worst] = &[
                 "parameters": params})
         }),
     },
+    // Front doors
+    Worst {
+        rule: "cluster-version-unsupported",
+        what: "kube-apiserver static Pod of an unsupported release, one container with N flags",
+        build: object(|n| {
+            let mut p = apiserver_pod(n);
+            p["spec"]["containers"][0]["image"] = json!("registry.k8s.io/kube-apiserver:v1.29.0");
+            p
+        }),
+    },
+    Worst {
+        rule: "ingress-certificate-hosts",
+        what: "N/2 Gateways with an HTTPS listener, N/2 Certificates of their Secrets naming other hosts",
+        build: Build::Bundle(|n| {
+            (0..n)
+                .map(|i| {
+                    let k = i / 2;
+                    if i % 2 == 0 {
+                        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                            "metadata": meta(&format!("gw-{k}"), "edge"),
+                            "spec": {"gatewayClassName": "eg", "listeners": [{"name": "https",
+                                "protocol": "HTTPS", "port": 443, "hostname": host(k),
+                                "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret",
+                                    "name": format!("tls-{k}"), "namespace": "certs"}]}}]}})
+                    } else {
+                        json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                            "metadata": meta(&format!("cert-{k}"), "certs"),
+                            "spec": {"secretName": format!("tls-{k}"), "dnsNames": [format!("x{k}.example.com")],
+                                "issuerRef": {"name": "letsencrypt", "kind": "ClusterIssuer"}}})
+                    }
+                })
+                .collect()
+        }),
+    },
+    Worst {
+        rule: "istio-gateway-plaintext",
+        what: "Istio Gateway, N plain-HTTP servers for every host",
+        build: object(|n| {
+            let servers: Vec<Value> = (0..n)
+                .map(|i| json!({"port": {"number": 8000 + i % 50000, "name": format!("http-{i}"),
+                    "protocol": "HTTP"}, "hosts": ["*"]}))
+                .collect();
+            json!({"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+                "metadata": meta("public", "istio-ingress"),
+                "spec": {"selector": {"istio": "ingressgateway"}, "servers": servers}})
+        }),
+    },
+    Worst {
+        rule: "istio-mtls-permissive",
+        what: "PeerAuthentication, PERMISSIVE with N port-level PERMISSIVE entries",
+        build: object(|n| {
+            let ports: serde_json::Map<String, Value> = (0..n)
+                .map(|i| ((1000 + i).to_string(), json!({"mode": "PERMISSIVE"})))
+                .collect();
+            json!({"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+                "metadata": meta("default", "shop"),
+                "spec": {"mtls": {"mode": "PERMISSIVE"}, "portLevelMtls": ports}})
+        }),
+    },
+    Worst {
+        rule: "traefik-route-plaintext",
+        what: "Traefik IngressRoute on the plain-HTTP entry point, N routes",
+        build: object(|n| {
+            let routes: Vec<Value> = (0..n)
+                .map(|i| json!({"match": format!("Host(`{}`)", host(i)), "kind": "Rule",
+                    "services": [{"name": "storefront", "port": 80}]}))
+                .collect();
+            json!({"apiVersion": "traefik.io/v1alpha1", "kind": "IngressRoute",
+                "metadata": meta("shop", "shop"),
+                "spec": {"entryPoints": ["web"], "routes": routes}})
+        }),
+    },
 ];
 
 /// The entry of a rule.

@@ -84,6 +84,8 @@ pub struct ApiServerFlags {
     pub origin: Origin,
     /// `container kube-apiserver of Pod kube-system/kube-apiserver-cp1`, for messages.
     pub subject: String,
+    /// JSON Pointer of the container running it (None for kubeadm).
+    pub container: Option<String>,
     flags: Vec<Flag>,
     /// Where a new flag goes: a list's `-` or a map's key prefix.
     insert: Insert,
@@ -114,6 +116,7 @@ impl ApiServerFlags {
             .filter_map(|(i, c)| {
                 read_container(c, &format!("{spec_path}/containers/{i}")).map(|mut f| {
                     f.subject = format!("container {} of {}", c.name, obj.display_name());
+                    f.container = Some(format!("{spec_path}/containers/{i}"));
                     f
                 })
             })
@@ -216,6 +219,7 @@ fn read_container(c: &Container, base: &str) -> Option<ApiServerFlags> {
     Some(ApiServerFlags {
         origin: Origin::Container,
         subject: String::new(),
+        container: None,
         flags,
         insert: Insert::List(insert),
         defaults: Vec::new(),
@@ -317,6 +321,7 @@ fn read_kubeadm(obj: &Object<'_>) -> ApiServerFlags {
     let mut out = ApiServerFlags {
         origin: Origin::Kubeadm,
         subject: format!("kubeadm {}", config_name(obj)),
+        container: None,
         flags,
         insert,
         defaults: Vec::new(),

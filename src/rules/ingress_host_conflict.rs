@@ -1,3 +1,4 @@
+use crate::cluster::{ApiKind, Lookup, INGRESS};
 use crate::object::Object;
 use crate::plain_rule;
 use crate::report::Severity;
@@ -22,7 +23,8 @@ static META: RuleMeta = RuleMeta {
     since: "0.1.0",
     scope: Scope::Bundle,
     params: &[],
-    what: doc_text!("An Ingress rule whose host and path another Ingress of the bundle or the inventory also claims. \
+    what: doc_text!("An Ingress rule whose host and path another Ingress of the bundle, the inventory or (in \
+           Kubewarden) the cluster also claims. \
            Hosts overlap when equal (without case) or when a wildcard matches the other host (`*.a.com` and \
            `x.a.com`; `*` stands for one label); two rules without a host overlap with each other, not with \
            named hosts (which take precedence over them). Paths overlap when they are the same, or when a \
@@ -47,7 +49,10 @@ static META: RuleMeta = RuleMeta {
     ]),
 };
 
-plain_rule!(IngressHostConflict, META);
+/// In a cluster: every Ingress, since any namespace may claim a host.
+static READS: &[&ApiKind] = &[&INGRESS];
+
+plain_rule!(IngressHostConflict, META, reads: READS);
 
 fn paths(rule: &IngressRule) -> Vec<RoutePath> {
     let list: Vec<RoutePath> = rule
@@ -112,6 +117,16 @@ fn collision(
 }
 
 impl Check for IngressHostConflict {
+    fn needs(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Lookup>) {
+        // no field selector reaches the hosts: one listing of every Ingress
+        if obj
+            .ingress()
+            .is_some_and(|s| s.rules.as_ref().is_some_and(|r| !r.is_empty()))
+        {
+            out.push(Lookup::list_all(&INGRESS));
+        }
+    }
+
     fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some(spec) = obj.ingress() else { return };
         let class = ingress_class(obj, spec);

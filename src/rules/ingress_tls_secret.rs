@@ -1,10 +1,13 @@
+use crate::cluster::{ApiKind, Lookup, CERTIFICATE, EXTERNAL_SECRET, SEALED_SECRET, SECRET};
 use crate::object::Object;
 use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
+use crate::rules::certmanager;
 use crate::rules::ingress_common::INGRESS_KINDS;
 use crate::{doc_refs, doc_text};
+use k8s_openapi::api::networking::v1::IngressSpec;
 use serde_json::Value;
 
 #[derive(Default)]
@@ -24,9 +27,12 @@ static META: RuleMeta = RuleMeta {
            is also looked up in the Ingress's namespace: it is reported when it is absent, when its `type` is \
            not `kubernetes.io/tls`, or when `tls.crt` or `tls.key` is missing or empty in both `data` and \
            `stringData`. An absent Secret is not reported when something will create it: a cert-manager \
-           annotation on the Ingress (`cert-manager.io/cluster-issuer` or `cert-manager.io/issuer`), a \
+           annotation on the Ingress (`cert-manager.io/cluster-issuer` or `cert-manager.io/issuer`) or on \
+           another Ingress whose TLS entry names the same Secret (cert-manager's ingress-shim makes it), a \
            cert-manager `Certificate` with that `spec.secretName`, a `SealedSecret` of that name or an \
-           `ExternalSecret` whose target is that name, all in the same namespace. Evaluating a single object \
+           `ExternalSecret` whose target is that name, all in the same namespace. In Kubewarden the Secrets are \
+           read from the cluster by name (their producers only when one is absent), so an absent Secret is \
+           known absent. Evaluating a single object \
            (or a bundle and inventory without any Secret or Secret source), only the missing `secretName` is \
            checked: Secrets kept elsewhere cannot be seen and are not assumed absent."),
     why: doc_text!("A TLS entry without a Secret makes the controller serve its default certificate, usually \
@@ -42,7 +48,11 @@ static META: RuleMeta = RuleMeta {
     ]),
 };
 
-plain_rule!(IngressTlsSecret, META);
+/// In a cluster: the Secrets an Ingress names, and what could produce one
+/// that is absent.
+static READS: &[&ApiKind] = &[&SECRET, &CERTIFICATE, &SEALED_SECRET, &EXTERNAL_SECRET];
+
+plain_rule!(IngressTlsSecret, META, reads: READS);
 
 const ISSUER_ANNOTATIONS: &[&str] = &["cert-manager.io/cluster-issuer", "cert-manager.io/issuer"];
 
@@ -85,6 +95,21 @@ fn secret_source(cx: &Context<'_>, of: &Object<'_>, ns: &str, name: &str) -> Opt
     })
 }
 
+/// The `secretName` of each TLS entry that names one.
+fn secret_names(spec: &IngressSpec) -> impl Iterator<Item = &str> {
+    spec.tls
+        .iter()
+        .flatten()
+        .filter_map(|tls| tls.secret_name.as_deref().map(str::trim))
+        .filter(|s| !s.is_empty())
+}
+
+/// Whether the Secrets of namespace `ns` are known here: some Secret or
+/// Secret producer is in view, or the cluster was read for them.
+fn secrets_known(cx: &Context<'_>, obj: &Object<'_>, ns: &str) -> bool {
+    cx.others(obj).any(is_secret_like) || READS.iter().any(|k| cx.knows(k.group, k.kind, ns))
+}
+
 /// `key` present with a non-empty value in `data` or `stringData`.
 fn has_key(secret: &Object<'_>, key: &str) -> bool {
     ["data", "stringData"].iter().any(|field| {
@@ -98,11 +123,33 @@ fn has_key(secret: &Object<'_>, key: &str) -> bool {
 }
 
 impl Check for IngressTlsSecret {
+    fn needs(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Lookup>) {
+        let Some(spec) = obj.ingress() else { return };
+        let ns = obj.namespace_or_default();
+        let mut absent = false;
+        for secret in secret_names(spec) {
+            if cx.find("", "Secret", Some(ns), secret).is_some() {
+                continue;
+            }
+            absent |= cx.knows("", "Secret", ns);
+            out.push(Lookup::get(&SECRET, ns, secret));
+        }
+        let issuer = ISSUER_ANNOTATIONS
+            .iter()
+            .any(|k| obj.annotation(k).is_some_and(|v| !v.trim().is_empty()));
+        // only an absent Secret needs a producer to excuse it
+        if absent && !issuer {
+            for kind in [&CERTIFICATE, &SEALED_SECRET, &EXTERNAL_SECRET] {
+                out.push(Lookup::list(kind, ns));
+            }
+        }
+    }
+
     fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some(spec) = obj.ingress() else { return };
         let name = obj.display_name();
         let ns = obj.namespace_or_default();
-        let secrets_known = cx.others(obj).any(is_secret_like);
+        let secrets_known = secrets_known(cx, obj, ns);
         let issuer = ISSUER_ANNOTATIONS
             .iter()
             .copied()
@@ -139,6 +186,10 @@ impl Check for IngressTlsSecret {
             let path = format!("/spec/tls/{i}/secretName");
             let Some(secret) = cx.find("", "Secret", Some(ns), secret_name) else {
                 if issuer.is_some() || secret_source(cx, obj, ns, secret_name).is_some() {
+                    continue;
+                }
+                // another Ingress of the namespace has cert-manager make it
+                if certmanager::shim_ingress_for(cx, obj, ns, secret_name) {
                     continue;
                 }
                 let elsewhere = cx

@@ -18,9 +18,11 @@ mod workload_host_network;
 mod workload_host_port;
 
 // --- Ingress
+mod certmanager;
 mod gateway_listener_plaintext;
 mod ingress_auth_missing;
 mod ingress_auth_url_insecure;
+mod ingress_certificate_hosts;
 pub mod ingress_common;
 mod ingress_host_conflict;
 mod ingress_host_wildcard;
@@ -29,6 +31,10 @@ mod ingress_http_enabled;
 mod ingress_snippet_annotation;
 mod ingress_tls_missing;
 mod ingress_tls_secret;
+pub mod istio_common;
+mod istio_gateway_plaintext;
+pub mod traefik_common;
+mod traefik_route_plaintext;
 
 // --- Access
 mod rbac_anonymous_subject;
@@ -40,6 +46,7 @@ mod rbac_wildcard;
 mod serviceaccount_token_automount;
 
 // --- Network
+mod istio_mtls_permissive;
 mod namespace_default_deny_missing;
 mod networkpolicy_allow_all;
 
@@ -55,6 +62,7 @@ mod kubelet_insecure_config;
 // --- Versions
 mod api_version_deprecated;
 pub mod api_version_removed;
+mod cluster_version_unsupported;
 
 pub static RULES: &[&dyn Rule] = &[
     // Exposure
@@ -77,6 +85,9 @@ pub static RULES: &[&dyn Rule] = &[
     &ingress_host_conflict::IngressHostConflict,
     &ingress_snippet_annotation::IngressSnippetAnnotation,
     &gateway_listener_plaintext::GatewayListenerPlaintext,
+    &istio_gateway_plaintext::IstioGatewayPlaintext,
+    &traefik_route_plaintext::TraefikRoutePlaintext,
+    &ingress_certificate_hosts::IngressCertificateHosts,
     // Access
     &rbac_wildcard::RbacWildcard,
     &rbac_anonymous_subject::RbacAnonymousSubject,
@@ -87,6 +98,7 @@ pub static RULES: &[&dyn Rule] = &[
     // Network
     &namespace_default_deny_missing::NamespaceDefaultDenyMissing,
     &networkpolicy_allow_all::NetworkPolicyAllowAll,
+    &istio_mtls_permissive::IstioMtlsPermissive,
     // Control plane
     &apiserver_anonymous_auth::ApiServerAnonymousAuth,
     &apiserver_authorization::ApiServerAuthorization,
@@ -97,6 +109,7 @@ pub static RULES: &[&dyn Rule] = &[
     // Versions
     &api_version_removed::ApiVersionRemoved,
     &api_version_deprecated::ApiVersionDeprecated,
+    &cluster_version_unsupported::ClusterVersionUnsupported,
 ];
 
 /// A rule by id.

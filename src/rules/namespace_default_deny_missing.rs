@@ -1,3 +1,4 @@
+use crate::cluster::{ApiKind, Lookup, NETWORK_POLICY};
 use crate::object::{Object, Typed};
 use crate::plain_rule;
 use crate::report::Severity;
@@ -53,7 +54,10 @@ static META: RuleMeta = RuleMeta {
     ]),
 };
 
-plain_rule!(NamespaceDefaultDenyMissing, META);
+/// In a cluster: the NetworkPolicies of the object's namespace.
+static READS: &[&ApiKind] = &[&NETWORK_POLICY];
+
+plain_rule!(NamespaceDefaultDenyMissing, META, reads: READS);
 
 fn selects_all(sel: Option<&LabelSelector>) -> bool {
     sel.is_none_or(|s| {
@@ -88,8 +92,14 @@ fn holds_pods(obj: &Object<'_>) -> bool {
 }
 
 impl Check for NamespaceDefaultDenyMissing {
+    fn needs(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Lookup>) {
+        if holds_pods(obj) {
+            out.push(Lookup::list(&NETWORK_POLICY, obj.namespace_or_default()));
+        }
+    }
+
     fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
-        if !cx.has_bundle() || !holds_pods(obj) {
+        if !holds_pods(obj) {
             return;
         }
         let ns = obj.namespace_or_default();
@@ -99,8 +109,9 @@ impl Check for NamespaceDefaultDenyMissing {
             return;
         }
         // a bundle or an inventory without this namespace's NetworkPolicies
-        // (a sync of Ingresses only) cannot tell that it has none
-        if !cx.knows("networking.k8s.io", "NetworkPolicy", ns) {
+        // (a sync of Ingresses only) cannot tell that it has none; a cluster
+        // read for them can
+        if !cx.knows(NETWORK_POLICY.group, NETWORK_POLICY.kind, ns) {
             return;
         }
         let protected = cx.all().filter(in_ns).any(|o| match &o.typed {
@@ -220,9 +231,11 @@ mod tests {
         let protected = json!({"namespace": {"shop": {"networking.k8s.io/v1": {"NetworkPolicy": {
             "default-deny": policy("shop", json!({"podSelector": {}}))}}}}});
         assert_eq!(admission_findings(Some(&protected)), 0);
+        // policies of another namespace say nothing about this one's
         let elsewhere = json!({"namespace": {"billing": {"networking.k8s.io/v1": {"NetworkPolicy": {
             "default-deny": policy("billing", json!({"podSelector": {}}))}}}}});
         assert_eq!(admission_findings(Some(&elsewhere)), 0);
+        // this namespace's policies are known, and none denies by default
         let unprotected = json!({"namespace": {"shop": {"networking.k8s.io/v1": {"NetworkPolicy": {
             "db": some_pods("shop")}}}}});
         assert_eq!(admission_findings(Some(&unprotected)), 1);

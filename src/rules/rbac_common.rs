@@ -119,6 +119,7 @@ pub fn run_bundle(
         inventory: &[],
         kubernetes_version: crate::versions::NEWEST_KNOWN,
         admission: false,
+        listed: &crate::review::Listed::default(),
     };
     objects
         .iter()

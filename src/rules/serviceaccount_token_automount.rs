@@ -1,4 +1,5 @@
-use crate::object::{join, Object};
+use crate::cluster::{ApiKind, Lookup, SERVICE_ACCOUNT};
+use crate::object::{join, Object, PodSpec};
 use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
@@ -21,7 +22,7 @@ static META: RuleMeta = RuleMeta {
     params: &[],
     what: doc_text!("Pods and pod templates that do not set `automountServiceAccountToken: false`. The pod's own setting \
            wins; when it sets nothing, the ServiceAccount it runs as (`serviceAccountName`, `default` when unset) \
-           is looked up in the bundle or inventory, and its `automountServiceAccountToken: false` is enough. \
+           is looked up in the bundle, the inventory or (in Kubewarden) the cluster, and its `automountServiceAccountToken: false` is enough. \
            `automountServiceAccountToken: true` on the pod is reported whatever its ServiceAccount says. A token the \
            pod mounts itself (a projected `serviceAccountToken` volume) is a deliberate, visible choice and is \
            not reported."),
@@ -37,20 +38,41 @@ static META: RuleMeta = RuleMeta {
     ]),
 };
 
-plain_rule!(ServiceAccountTokenAutomount, META);
+/// In a cluster: the ServiceAccount a pod runs as.
+static READS: &[&ApiKind] = &[&SERVICE_ACCOUNT];
+
+plain_rule!(ServiceAccountTokenAutomount, META, reads: READS);
+
+/// The ServiceAccount a pod runs as (`default` when unset).
+fn service_account(spec: &PodSpec) -> &str {
+    spec.service_account_name
+        .as_deref()
+        .or(spec.service_account.as_deref())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default")
+}
 
 impl Check for ServiceAccountTokenAutomount {
+    fn needs(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Lookup>) {
+        let Some((spec, _)) = obj.pod_spec() else {
+            return;
+        };
+        // only a pod that sets nothing defers to its ServiceAccount
+        if spec.automount_service_account_token.is_some() {
+            return;
+        }
+        let (ns, sa) = (obj.namespace_or_default(), service_account(spec));
+        if cx.find("", "ServiceAccount", Some(ns), sa).is_none() {
+            out.push(Lookup::get(&SERVICE_ACCOUNT, ns, sa));
+        }
+    }
+
     fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some((spec, spec_path)) = obj.pod_spec() else {
             return;
         };
         let path = join(spec_path, "automountServiceAccountToken");
-        let sa_name = spec
-            .service_account_name
-            .as_deref()
-            .or(spec.service_account.as_deref())
-            .filter(|n| !n.is_empty())
-            .unwrap_or("default");
+        let sa_name = service_account(spec);
         let ns = obj.namespace_or_default();
         let why = match spec.automount_service_account_token {
             Some(false) => return,

@@ -7,6 +7,7 @@ use anyhow::{Context as _, Result};
 use portcullis::{Host, PolicyCache};
 use portcullis_bench::cli;
 use portcullis_bench::inputs::{self, Input};
+use portcullis_bench::kubewarden::{Cluster, Kubewarden};
 use portcullis_bench::measure::{cell, compare, fmt_ns, ratio_cell, time, Budget};
 use portcullis_bench::rego::{self, Twin};
 use portcullis_bench::wasm::{Generic, Opa};
@@ -20,6 +21,7 @@ use std::time::Instant;
 const CLI: &str = "target/release/portcullis";
 const GENERIC: &str = "dist/portcullis.wasm";
 const OPA: &str = "dist/portcullis-opa.wasm";
+const KUBEWARDEN: &str = "dist/portcullis-kubewarden.wasm";
 const CLI_OBJECTS: usize = 10_000;
 const WASM_LIMIT: u64 = 350 * 1024;
 
@@ -461,7 +463,149 @@ fn wasm(
             met: Some(r <= 2.0),
         });
     }
-    opa(out, all, pick)?;
+    opa(out, all, &pick)?;
+    kubewarden(out, &pick)?;
+    Ok(())
+}
+
+/// A cluster of `n` mixed objects as `mixed` makes them, with what the
+/// cross-object rules read beside them: each Ingress's TLS Secret, a
+/// ServiceAccount per Deployment (half of them turning automount off), a
+/// default-deny NetworkPolicy in every other namespace, one Certificate.
+fn kubewarden_cluster(n: usize) -> Vec<Value> {
+    let mut objects: Vec<Value> = (0..n).map(inputs::mixed).collect();
+    let mut extra = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        let name = o
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("x");
+        let ns = o
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        match o.get("kind").and_then(Value::as_str) {
+            Some("Ingress") => extra.push(serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+                "type": "kubernetes.io/tls", "metadata": {"name": format!("{name}-tls"), "namespace": ns},
+                "data": {"tls.crt": "LS0tLS1CRUdJTg==", "tls.key": "LS0tLS1CRUdJTg=="}})),
+            Some("Deployment") => extra.push(serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"name": name, "namespace": ns}, "automountServiceAccountToken": i % 2 == 0})),
+            _ => {}
+        }
+    }
+    for t in (0..17).step_by(2) {
+        extra.push(
+            serde_json::json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "default-deny", "namespace": format!("team-{t}")},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}),
+        );
+    }
+    extra.push(
+        serde_json::json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "metadata": {"name": "other", "namespace": "team-3"}, "spec": {"secretName": "other-tls"}}),
+    );
+    objects.extend(extra);
+    objects
+}
+
+/// `{request, settings}` for a CREATE of `object`.
+fn kubewarden_payload(object: &Value, settings: &Value) -> Vec<u8> {
+    let review = inputs::admission_review(object);
+    serde_json::to_vec(&serde_json::json!({"request": review.get("request"), "settings": settings}))
+        .unwrap_or_default()
+}
+
+fn kubewarden(out: &mut Out, pick: impl Fn(&Input) -> Budget) -> Result<()> {
+    out.line("### portcullis-kubewarden.wasm: admission with and without cluster context");
+    out.line("");
+    let path = Path::new(KUBEWARDEN);
+    if !path.exists() {
+        out.line(format!(
+            "`{KUBEWARDEN}` is not in dist/ (`make kubewarden` did not build it in this tree): not measured."
+        ));
+        out.line("");
+        return Ok(());
+    }
+    let kw = Kubewarden::load(path)?;
+    let cluster = std::sync::Arc::new(Cluster::new(kubewarden_cluster(1000)));
+    let ingresses = (0..1000).filter(|i| i % 10 == 3).count();
+    out.line(format!(
+        "The waPC module under a bare wasmtime waPC host, one instance per side reused, `validate` of a CREATE as Kubewarden sends it. *context off* sets `clusterContext: off` (what a namespaced AdmissionPolicy runs); *with context* reads what the rules need through the host calls, from a cluster of {} objects ({ingresses} Ingresses over 17 namespaces, their Secrets, ServiceAccounts, default-deny NetworkPolicies in half the namespaces). The host answers each distinct call from memory after the first, as policy-server's caches do, so the figures are the policy's own work: reading the answers and running the rules.",
+        cluster.len()
+    ));
+    out.line("");
+    out.line("| request | host calls | context off | with context | with / off | memory |");
+    out.line("|---|---|---|---|---|---|");
+    let mut pending = inputs::ingress("pending", "team-3", 2);
+    if let Some(m) = pending
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        m.remove("cert-manager.io/cluster-issuer");
+    }
+    let requests: Vec<(&str, Value)> = vec![
+        ("Service (LoadBalancer)", inputs::service("web", "team-0")),
+        (
+            "Ingress (5 hosts, Secret present)",
+            inputs::ingress("app-3", "team-3", 5),
+        ),
+        ("Ingress (Secret absent: its producers listed)", pending),
+        ("Deployment", inputs::deployment("app-4", "team-4", false)),
+        ("ClusterRole", inputs::cluster_role("shop-operator")),
+    ];
+    let off = serde_json::json!({"clusterContext": "off"});
+    let on = serde_json::json!({});
+    let b = pick(&Input {
+        name: "",
+        json: Vec::new(),
+        objects: 1,
+    });
+    for (name, object) in &requests {
+        let (p_off, p_on) = (
+            kubewarden_payload(object, &off),
+            kubewarden_payload(object, &on),
+        );
+        let mut g_off = kw.instance(cluster.clone())?;
+        let mut g_on = kw.instance(cluster.clone())?;
+        g_off.validate(&p_off)?;
+        g_on.validate(&p_on)?;
+        let calls = g_on.calls();
+        let pair = compare(
+            b,
+            || g_off.validate(&p_off).ok(),
+            || g_on.validate(&p_on).ok(),
+        );
+        out.line(format!(
+            "| {name} | {calls} | {} | {} | {} | {} |",
+            cell(&pair.a),
+            cell(&pair.b),
+            ratio_cell(&pair.ratio),
+            kib(g_on.memory_bytes() as u64)
+        ));
+    }
+    out.line("");
+    out.line(
+        "An Ingress lists every Ingress of the cluster (host conflicts span namespaces), so its cost grows with them; the same Ingress against clusters of growing size:",
+    );
+    out.line("");
+    out.line("| Ingresses in the cluster | host calls | with context | memory |");
+    out.line("|---|---|---|---|");
+    let ingress = inputs::ingress("app-3", "team-3", 5);
+    for n in [100, 1000, 10_000] {
+        let cluster = std::sync::Arc::new(Cluster::new(kubewarden_cluster(n)));
+        let payload = kubewarden_payload(&ingress, &on);
+        let mut g = kw.instance(cluster)?;
+        g.validate(&payload)?;
+        let calls = g.calls();
+        let t = time(b, || g.validate(&payload).ok());
+        out.line(format!(
+            "| {} | {calls} | {} | {} |",
+            (0..n).filter(|i| i % 10 == 3).count(),
+            cell(&t),
+            kib(g.memory_bytes() as u64)
+        ));
+    }
+    out.line("");
     Ok(())
 }
 

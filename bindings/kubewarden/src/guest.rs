@@ -1,13 +1,30 @@
 //! The guest half of waPC: the host stores the operation and payload, calls
 //! `__guest_call(op_len, payload_len)`; the guest fetches both with
 //! `__guest_request`, answers with `__guest_response` (returns 1) or
-//! `__guest_error` (returns 0). Only these three imports are used.
+//! `__guest_error` (returns 0). To read the cluster the guest calls
+//! `__host_call`, then fetches the answer (`__host_response_len`,
+//! `__host_response`) or the error (`__host_error_len`, `__host_error`).
 
 #[link(wasm_import_module = "wapc")]
 extern "C" {
     fn __guest_request(op_ptr: *mut u8, ptr: *mut u8);
     fn __guest_response(ptr: *const u8, len: usize);
     fn __guest_error(ptr: *const u8, len: usize);
+    #[allow(clippy::too_many_arguments)] // waPC's signature
+    fn __host_call(
+        bd_ptr: *const u8,
+        bd_len: usize,
+        ns_ptr: *const u8,
+        ns_len: usize,
+        op_ptr: *const u8,
+        op_len: usize,
+        ptr: *const u8,
+        len: usize,
+    ) -> usize;
+    fn __host_response_len() -> usize;
+    fn __host_response(ptr: *mut u8);
+    fn __host_error_len() -> usize;
+    fn __host_error(ptr: *mut u8);
 }
 
 /// Operation names are short; the largest AdmissionReview the API server
@@ -15,6 +32,9 @@ extern "C" {
 /// is refused before it is allocated.
 const MAX_OPERATION: usize = 256;
 const MAX_PAYLOAD: usize = 64 << 20;
+/// A cluster answer larger than this (a listing of tens of thousands of
+/// objects) is not read: the rules that needed it are "not checked".
+const MAX_ANSWER: usize = 64 << 20;
 
 /// A zeroed buffer, or None when the host announces a length out of bounds
 /// (a hostile length must become a guest error, not an allocation trap).
@@ -32,6 +52,55 @@ fn error(message: &str) -> i32 {
     0
 }
 
+/// The cluster, through Kubewarden's host calls.
+struct WapcCluster;
+
+impl crate::Cluster for WapcCluster {
+    fn call(&mut self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        let (binding, namespace) = ("kubewarden", "kubernetes");
+        // SAFETY: the host reads each (pointer, length) pair during the call.
+        let ok = unsafe {
+            __host_call(
+                binding.as_ptr(),
+                binding.len(),
+                namespace.as_ptr(),
+                namespace.len(),
+                operation.as_ptr(),
+                operation.len(),
+                payload.as_ptr(),
+                payload.len(),
+            )
+        };
+        // SAFETY: no pointers; the host reports the length of what it keeps.
+        let len = unsafe {
+            if ok == 1 {
+                __host_response_len()
+            } else {
+                __host_error_len()
+            }
+        };
+        let len = i32::try_from(len).unwrap_or(i32::MAX);
+        let Some(mut buf) = buffer(len, MAX_ANSWER) else {
+            return Err(format!(
+                "the host's answer of {len} bytes is over the {MAX_ANSWER} bytes a policy reads"
+            ));
+        };
+        // SAFETY: `buf` has exactly the length the host announced.
+        unsafe {
+            if ok == 1 {
+                __host_response(buf.as_mut_ptr());
+            } else {
+                __host_error(buf.as_mut_ptr());
+            }
+        }
+        if ok == 1 {
+            Ok(buf)
+        } else {
+            Err(String::from_utf8_lossy(&buf).into_owned())
+        }
+    }
+}
+
 #[no_mangle]
 pub extern "C" fn __guest_call(op_len: i32, payload_len: i32) -> i32 {
     let (Some(mut op), Some(mut payload)) = (
@@ -46,7 +115,7 @@ pub extern "C" fn __guest_call(op_len: i32, payload_len: i32) -> i32 {
     // SAFETY: both buffers have exactly the lengths the host announced.
     unsafe { __guest_request(op.as_mut_ptr(), payload.as_mut_ptr()) };
     // the payload is not needed once answered; free it before the answer grows
-    let answer = crate::dispatch(&op, &payload);
+    let answer = crate::dispatch_with(&op, &payload, &mut WapcCluster);
     drop(payload);
     match answer {
         Ok(bytes) => {

@@ -6,17 +6,25 @@
 //! - `validate_settings` (the settings object) -> `{valid, message}`
 //! - `validate` (`{request, settings}`) -> a ValidationResponse
 //!
+//! To validate, the policy reads the cluster objects the rules ask for
+//! through Kubewarden's context-aware host calls ([`context`]).
+//!
 //! The guest side of waPC lives in [`guest`] (wasm32 only); everything else
-//! runs natively too, so the tests can compare the module with the library.
+//! runs natively too, so the tests can compare the module with the library
+//! (natively, against any [`Cluster`] they give it).
 
+use portcullis::cluster::{evaluate_from, evaluate_read, Answer, Fetch, Gathered, Lookup};
 use portcullis::report::{Finding, Report};
-use portcullis::{evaluate_with, Error, Policy, PolicyCache};
+use portcullis::{Error, Policy, PolicyCache};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
+pub mod context;
 #[cfg(target_arch = "wasm32")]
 mod guest;
+
+pub use context::{Cluster, NoCluster, NO_HOST};
 
 /// Kubewarden sends the policy's settings with every request and keeps the
 /// instance between requests: the compiled policy is kept for them.
@@ -54,12 +62,21 @@ pub const ANNOTATION_WARNED: &str = "warned-rules";
 pub const ANNOTATION_EXEMPTED: &str = "exempted-rules";
 pub const ANNOTATION_MUTATED: &str = "mutated-rules";
 
-/// Answers one waPC operation: the response bytes, or the guest error text.
+/// Answers one waPC operation with no host to read the cluster from.
 pub fn dispatch(operation: &[u8], payload: &[u8]) -> Result<Vec<u8>, String> {
+    dispatch_with(operation, payload, &mut NoCluster)
+}
+
+/// Answers one waPC operation: the response bytes, or the guest error text.
+pub fn dispatch_with(
+    operation: &[u8],
+    payload: &[u8],
+    cluster: &mut dyn Cluster,
+) -> Result<Vec<u8>, String> {
     match operation {
         b"protocol_version" => to_json(&PROTOCOL_VERSION),
         b"validate_settings" => to_json(&validate_settings(payload)),
-        b"validate" => to_json(&validate(payload)),
+        b"validate" => to_json(&validate_with(payload, cluster)),
         other => Err(format!(
             "unknown operation `{}`: this policy answers protocol_version, validate_settings and validate",
             String::from_utf8_lossy(other.get(..64).unwrap_or(other))
@@ -95,9 +112,16 @@ pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
     }
 }
 
-/// `validate`: `{request, settings}` in, the verdict out. Never fails: a
-/// malformed request is a rejection with code 400.
+/// `validate` with no host to read the cluster from.
 pub fn validate(payload: &[u8]) -> ValidationResponse {
+    validate_with(payload, &mut NoCluster)
+}
+
+/// `validate`: `{request, settings}` in, the verdict out, reading from
+/// `cluster` what the rules need. Never fails: a malformed request is a
+/// rejection with code 400, a cluster that cannot answer leaves the rules
+/// that needed it "not checked".
+pub fn validate_with(payload: &[u8], cluster: &mut dyn Cluster) -> ValidationResponse {
     let input = match portcullis::parse_json(payload) {
         Ok(v) => v,
         Err(e) => return failed(&e),
@@ -114,21 +138,32 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
     }
     // a malformed request is the request's fault (400) before the settings' (500)
     let request_only = json!({"request": request});
-    if let Err(e) = portcullis::detect(&request_only) {
-        return failed(&e);
-    }
+    let review = match portcullis::detect(&request_only) {
+        Ok(r) => r,
+        Err(e) => return failed(&e),
+    };
     // the settings compiled once per distinct settings and kept, for the
-    // verdict and for what it may do (mutate); the request evaluated under them
+    // verdict and for what it may do (mutate); the request evaluated under
+    // them, with what it needs read from the cluster
     let policy = match CACHE.compile(input.get("settings")) {
         Ok(p) => p,
         Err(e) => return failed(&e),
     };
-    let report = match evaluate_with(&request_only, &policy, None) {
+    let mut fetch = |lookup: &Lookup, api_version: &str| -> Answer {
+        context::ask(cluster, lookup, api_version)
+    };
+    let (report, gathered) = match evaluate_read(
+        review,
+        &request_only,
+        &policy,
+        Gathered::default(),
+        &mut fetch,
+    ) {
         Ok(r) => r,
         Err(e) => return failed(&e),
     };
     if policy.mutate && !report.allowed {
-        if let Some(answer) = mutated(request, &policy, &report) {
+        if let Some(answer) = mutated(request, &policy, &report, gathered, &mut fetch) {
             return answer;
         }
     }
@@ -226,9 +261,16 @@ pub fn answer(report: &Report) -> ValidationResponse {
 }
 
 /// With `mutate: true`: when every denial has a safe fix, the fixed object is
-/// accepted in place of a rejection. The fixed object is checked again, so a
-/// mutation is only ever returned when it clears every denial.
-fn mutated(request: &Value, policy: &Policy, report: &Report) -> Option<ValidationResponse> {
+/// accepted in place of a rejection. The fixed object is checked again,
+/// against the same cluster, so a mutation is only ever returned when it
+/// clears every denial.
+fn mutated(
+    request: &Value,
+    policy: &Policy,
+    report: &Report,
+    gathered: Gathered,
+    fetch: &mut Fetch<'_>,
+) -> Option<ValidationResponse> {
     if report.violations.iter().any(|f| f.fix.is_none()) {
         return None;
     }
@@ -240,7 +282,7 @@ fn mutated(request: &Value, policy: &Policy, report: &Report) -> Option<Validati
     let mut fixed_request: Map<String, Value> = request.as_object()?.clone();
     fixed_request.insert("object".into(), object.clone());
     let recheck = json!({"request": Value::Object(fixed_request)});
-    let after = evaluate_with(&recheck, policy, None).ok()?;
+    let (after, _) = evaluate_from(&recheck, policy, gathered, fetch).ok()?;
     if !after.violations.is_empty() {
         return None;
     }
@@ -384,6 +426,73 @@ mod tests {
             .as_str()
             .unwrap()
             .ends_with("(fixed by mutation)"));
+    }
+
+    /// A cluster of nothing that counts its calls.
+    struct Counting(Vec<String>);
+
+    impl Cluster for Counting {
+        fn call(&mut self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+            let req: Value = serde_json::from_slice(payload).unwrap();
+            self.0
+                .push(format!("{operation} {}", req["kind"].as_str().unwrap()));
+            match operation {
+                "get_resource" => Err(format!(
+                    "Cannot find {}/{} named '{}'",
+                    req["api_version"].as_str().unwrap(),
+                    req["kind"].as_str().unwrap(),
+                    req["name"].as_str().unwrap()
+                )),
+                _ => Ok(br#"{"items": []}"#.to_vec()),
+            }
+        }
+    }
+
+    #[test]
+    fn the_mutated_object_is_checked_against_the_same_cluster() {
+        let payload = json!({"request": request("CREATE", service("NodePort")), "settings": {"mutate": true}});
+        let mut cluster = Counting(Vec::new());
+        let bytes =
+            dispatch_with(b"validate", payload.to_string().as_bytes(), &mut cluster).unwrap();
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["accepted"], true, "{v}");
+        assert_eq!(v["mutated_object"]["spec"]["type"], "ClusterIP");
+        // the namespace's NetworkPolicies were read once, for both checks
+        assert_eq!(cluster.0, ["list_resources_by_namespace NetworkPolicy"]);
+        // read and empty: the namespace has no default deny (a baseline warning)
+        assert_eq!(
+            v["audit_annotations"][ANNOTATION_WARNED],
+            "namespace-default-deny-missing"
+        );
+    }
+
+    #[test]
+    fn without_a_host_the_cross_object_rules_say_they_were_not_checked() {
+        let v = call(
+            "validate",
+            json!({"request": request("CREATE", service("ClusterIP")), "settings": {}}),
+        );
+        assert_eq!(v["accepted"], true, "{v}");
+        let unchecked: Vec<&str> = v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|w| w.contains("was not checked"))
+            .collect();
+        assert_eq!(unchecked.len(), 1, "{v}");
+        assert!(
+            unchecked[0]
+                .starts_with("namespace-default-deny-missing: Service shop/web was not checked"),
+            "{}",
+            unchecked[0]
+        );
+        assert!(unchecked[0].contains(NO_HOST), "{}", unchecked[0]);
+        let v = call(
+            "validate",
+            json!({"request": request("CREATE", service("ClusterIP")), "settings": {"clusterContext": "off"}}),
+        );
+        assert!(!v.to_string().contains("not checked"), "{v}");
     }
 
     /// `mutate` is read from the compiled settings, as every other key is:

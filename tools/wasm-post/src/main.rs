@@ -2,6 +2,7 @@
 //! `wasm-post <step> <args…>`. Each step lives in its own module.
 
 mod kubewarden;
+mod memory;
 mod opa;
 
 fn main() -> anyhow::Result<()> {

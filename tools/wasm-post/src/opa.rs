@@ -2,7 +2,9 @@
 //! version globals. Rust can only export a static's address, so the linker
 //! leaves `opa_wasm_abi_version` and `opa_wasm_abi_minor_version` holding
 //! addresses; OPA hosts read them as values and want 1 and 3. This step
-//! rewrites the two initialisers and copies every other section untouched.
+//! rewrites the two initialisers and copies every other section untouched,
+//! then has the static data loaded at start (`memory.rs`), so the module
+//! imports 2 pages whatever the size of its data.
 
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
@@ -15,14 +17,22 @@ pub const ABI_GLOBALS: [(&str, i32); 2] = [
     ("opa_wasm_abi_minor_version", 3),
 ];
 
+/// The pages `opa build` modules import, and all some hosts give.
+const MIN_PAGES: u64 = 2;
+
 pub fn run(args: &[String]) -> Result<()> {
     let [input, output] = args else {
         bail!("usage: wasm-post opa <in.wasm> <out.wasm>");
     };
     let wasm = std::fs::read(input).with_context(|| format!("reading {input}"))?;
-    let out = set_abi_globals(&wasm).with_context(|| format!("rewriting {input}"))?;
+    let out = set_abi_globals(&wasm)
+        .and_then(|m| crate::memory::load_data_at_start(&m, MIN_PAGES))
+        .with_context(|| format!("rewriting {input}"))?;
     std::fs::write(output, out).with_context(|| format!("writing {output}"))?;
-    println!("{output}: opa_wasm_abi_version = 1, opa_wasm_abi_minor_version = 3");
+    println!(
+        "{output}: opa_wasm_abi_version = 1, opa_wasm_abi_minor_version = 3, \
+         static data loaded at start, memory from {MIN_PAGES} pages"
+    );
     Ok(())
 }
 
