@@ -86,6 +86,8 @@ conformance-check:
 
 test-core:
 	$(CARGO) test -p portcullis -p portcullis-generic
+	@# every registered rule has its worst case for `make bench`
+	$(CARGO) test -p portcullis-bench --lib
 
 docs:
 	PORTCULLIS_BLESS=1 $(CARGO) test -p portcullis --test registry

@@ -88,30 +88,38 @@ pub struct AddressSet {
 impl AddressSet {
     /// The union of blocks (all of one family: the caller keeps them apart).
     pub fn of<'c>(blocks: impl IntoIterator<Item = &'c Cidr>) -> AddressSet {
-        let mut set = AddressSet::default();
-        for b in blocks {
-            set.add(b.range());
-        }
-        set
+        AddressSet::from_ranges(blocks.into_iter().map(Cidr::range).collect())
     }
 
-    pub fn add(&mut self, (start, end): (u128, u128)) {
-        self.ranges.push((start, end));
-        self.ranges.sort_unstable();
-        let mut merged: Vec<(u128, u128)> = Vec::with_capacity(self.ranges.len());
-        for &(s, e) in &self.ranges {
+    /// The union of inclusive ranges, in any order: sorted and merged once,
+    /// n log n however many (a policy can list tens of thousands of blocks).
+    pub fn from_ranges(mut ranges: Vec<(u128, u128)>) -> AddressSet {
+        ranges.sort_unstable();
+        let mut merged: Vec<(u128, u128)> = Vec::with_capacity(ranges.len());
+        for (s, e) in ranges {
             match merged.last_mut() {
                 Some(last) if s <= last.1.saturating_add(1) => last.1 = last.1.max(e),
                 _ => merged.push((s, e)),
             }
         }
-        self.ranges = merged;
+        AddressSet { ranges: merged }
+    }
+
+    /// Its sorted, disjoint ranges.
+    pub fn ranges(&self) -> &[(u128, u128)] {
+        &self.ranges
+    }
+
+    pub fn add(&mut self, range: (u128, u128)) {
+        let mut ranges = std::mem::take(&mut self.ranges);
+        ranges.push(range);
+        *self = AddressSet::from_ranges(ranges);
     }
 
     pub fn union(&mut self, other: &AddressSet) {
-        for r in &other.ranges {
-            self.add(*r);
-        }
+        let mut ranges = std::mem::take(&mut self.ranges);
+        ranges.extend_from_slice(&other.ranges);
+        *self = AddressSet::from_ranges(ranges);
     }
 
     /// The set less every address of `other`.

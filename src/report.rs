@@ -126,6 +126,18 @@ pub struct Exempted {
     pub reason: String,
 }
 
+/// Findings of one rule on one object beyond the listed ones: counted, not
+/// listed (see `engine::FINDINGS_PER_RULE`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Truncated {
+    pub rule: &'static str,
+    pub object: ObjectRef,
+    /// `deny` or `warn`: denials and warnings are capped apart.
+    pub action: Action,
+    pub listed: usize,
+    pub unlisted: usize,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Summary {
     pub objects: usize,
@@ -146,6 +158,10 @@ pub struct Report {
     pub warnings: Vec<Finding>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exempted: Vec<Exempted>,
+    /// Rules and objects with more findings than are listed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<Truncated>,
+    /// Counts every finding, listed or not.
     pub summary: Summary,
     /// The settings' `violationActions`: what a violation-list host lists.
     #[serde(skip)]

@@ -4,7 +4,7 @@
 //! read is reported where it is, and every other document is still checked.
 
 use crate::object::Object;
-use crate::report::{Finding, Report};
+use crate::report::{Finding, Report, Truncated};
 use crate::yaml::Document;
 use crate::{Error, Host, PolicyCache};
 use serde::Serialize;
@@ -51,6 +51,9 @@ pub struct YamlReport {
     pub errors: Vec<DocumentError>,
     /// Documents left unchecked on purpose (patches), with the reason.
     pub skipped: Vec<DocumentError>,
+    /// Rules and objects with more findings than are listed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<Truncated>,
     pub summary: YamlSummary,
 }
 
@@ -307,8 +310,10 @@ pub fn check_documents(docs: &[Document], settings: Option<&Value>) -> Result<Ya
         ..YamlSummary::default()
     };
     let mut allowed = true;
+    let mut truncated = Vec::new();
     let mut tally = |report: &Report, summary: &mut YamlSummary| {
         allowed &= report.allowed;
+        truncated.extend(report.truncated.iter().cloned());
         summary.objects += report.summary.objects;
         summary.denied += report.summary.denied;
         summary.warned += report.summary.warned;
@@ -375,6 +380,7 @@ pub fn check_documents(docs: &[Document], settings: Option<&Value>) -> Result<Ya
         findings,
         errors,
         skipped,
+        truncated,
         summary,
     })
 }

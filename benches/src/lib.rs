@@ -8,3 +8,4 @@ pub mod kubewarden;
 pub mod measure;
 pub mod rego;
 pub mod wasm;
+pub mod worst;

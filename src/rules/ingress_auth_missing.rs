@@ -357,9 +357,11 @@ impl Check for Configured {
             .or_else(|| istio_gateway_open(obj, cx));
         let Some(open) = open else { return };
         let mut private: Vec<&str> = Vec::new();
+        // a set beside the list: thousands of hosts must not cost n² to dedupe
+        let mut seen = std::collections::BTreeSet::new();
         for h in &open.hosts {
             let h = h.as_str();
-            if !self.public_hosts.iter().any(|g| host_glob_matches(g, h)) && !private.contains(&h) {
+            if !self.public_hosts.iter().any(|g| host_glob_matches(g, h)) && seen.insert(h) {
                 private.push(h);
             }
         }

@@ -70,6 +70,70 @@ pub fn tls_covers(spec: &IngressSpec, host: Option<&str>) -> bool {
         })
 }
 
+/// The TLS coverage of one Ingress, indexed once so that checking each of
+/// thousands of rule hosts against thousands of TLS hosts stays n log n (an
+/// Ingress of a few MiB can carry tens of thousands of each). Answers exactly
+/// as [`tls_covers`] does.
+pub struct TlsCoverage {
+    /// Some TLS entry lists no hosts: it covers everything.
+    all: bool,
+    /// Every listed TLS host, normalised (wildcards included: `*.a.com`
+    /// matches the identical wildcard).
+    exact: std::collections::BTreeSet<String>,
+    /// The suffixes of the `*.` wildcards, normalised.
+    wildcard: std::collections::BTreeSet<String>,
+}
+
+impl TlsCoverage {
+    pub fn new(spec: &IngressSpec) -> TlsCoverage {
+        let mut cover = TlsCoverage {
+            all: false,
+            exact: Default::default(),
+            wildcard: Default::default(),
+        };
+        for tls in spec.tls.iter().flatten() {
+            let Some(hosts) = tls_hosts(tls) else {
+                cover.all = true;
+                continue;
+            };
+            for h in hosts {
+                let h = normalize_host(h);
+                if h.is_empty() {
+                    continue;
+                }
+                if let Some(suffix) = h.strip_prefix("*.") {
+                    cover.wildcard.insert(suffix.to_string());
+                }
+                cover.exact.insert(h);
+            }
+        }
+        cover
+    }
+
+    /// Whether some TLS entry covers `host`; `None` stands for a host-less
+    /// rule or the default backend.
+    pub fn covers(&self, host: Option<&str>) -> bool {
+        if self.all {
+            return true;
+        }
+        let Some(host) = host else { return false };
+        let host = normalize_host(host);
+        if host.is_empty() {
+            return false;
+        }
+        if self.exact.contains(&host) {
+            return true;
+        }
+        if host.starts_with('*') {
+            return false;
+        }
+        match host.split_once('.') {
+            Some((label, rest)) => !label.is_empty() && self.wildcard.contains(rest),
+            None => false,
+        }
+    }
+}
+
 /// The rule's host when it names one (empty counts as none).
 pub fn rule_host(host: Option<&String>) -> Option<&str> {
     host.map(|h| h.trim()).filter(|h| !h.is_empty())
@@ -253,6 +317,60 @@ mod tests {
         assert!(host_matches("*.example.com", "*.example.com"));
         assert!(!host_matches("a.example.com", "*.example.com"));
         assert!(!host_matches("", ""));
+    }
+
+    /// The index answers exactly as the pairwise scan does.
+    #[test]
+    fn tls_coverage_index_agrees_with_the_scan() {
+        let names = [
+            "a.example.com",
+            "A.Example.com.",
+            " a.example.com ",
+            "example.com",
+            "a.b.example.com",
+            "*.example.com",
+            "*.EXAMPLE.com",
+            "*.b.example.com",
+            "b.example.com",
+            "*",
+            "*.",
+            ".",
+            "",
+            "  ",
+            "x",
+            ".example.com",
+            "*.*.example.com",
+            "c.*.example.com",
+        ];
+        let entries: Vec<Vec<&str>> = vec![
+            vec![],
+            vec!["a.example.com"],
+            vec!["*.example.com"],
+            vec!["*.Example.COM.", "example.com"],
+            vec!["", " "],
+            vec!["*.*.example.com", "*", "*."],
+            vec!["x", "*.b.example.com"],
+        ];
+        for hosts in &entries {
+            for with_hostless in [false, true] {
+                let mut tls = vec![json!({"hosts": hosts, "secretName": "s"})];
+                if with_hostless {
+                    tls.push(json!({"secretName": "s"}));
+                }
+                let spec: IngressSpec = match serde_json::from_value(json!({"tls": tls})) {
+                    Ok(s) => s,
+                    Err(e) => panic!("{e}"),
+                };
+                let index = TlsCoverage::new(&spec);
+                for h in names.iter().map(|h| Some(*h)).chain([None]) {
+                    assert_eq!(
+                        index.covers(h),
+                        tls_covers(&spec, h),
+                        "{hosts:?} {with_hostless} {h:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -175,11 +175,12 @@ impl Check for IngressHostConflict {
         for (i, rule) in spec.rules.iter().flatten().enumerate() {
             let ours = paths(rule);
             let mut claims: Vec<String> = Vec::new();
+            let mut seen = std::collections::BTreeSet::new();
             for (other, other_spec) in &others {
                 if let Some((their_host, path)) = collision(rule, &ours, other_spec) {
                     let host = their_host.map_or("no host".to_string(), |h| format!("host `{h}`"));
                     let claim = format!("{} ({host}, path `{path}`)", other.display_name());
-                    if !claims.contains(&claim) {
+                    if seen.insert(claim.clone()) {
                         claims.push(claim);
                     }
                 }

@@ -4,7 +4,7 @@ use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::ingress_common::{
-    normalize_host, rule_host, rule_host_pointer, tls_by_annotation, tls_covers, INGRESS_KINDS,
+    normalize_host, rule_host, rule_host_pointer, tls_by_annotation, TlsCoverage, INGRESS_KINDS,
 };
 use crate::{doc_refs, doc_text};
 
@@ -58,15 +58,17 @@ impl Check for IngressHostWithoutTls {
         } else {
             ""
         };
-        let mut seen: Vec<String> = Vec::new();
+        // indexed: an Ingress of a few MiB can hold tens of thousands of hosts
+        let cover = TlsCoverage::new(spec);
+        let mut seen = std::collections::BTreeSet::new();
         for (i, rule) in spec.rules.iter().flatten().enumerate() {
             match rule_host(rule.host.as_ref()) {
                 Some(host) => {
                     let key = normalize_host(host);
-                    if seen.contains(&key) || tls_covers(spec, Some(host)) {
+                    if seen.contains(&key) || cover.covers(Some(host)) {
                         continue;
                     }
-                    seen.push(key);
+                    seen.insert(key);
                     out.push(Hit::new(
                         rule_host_pointer(i, true),
                         format!(
@@ -78,7 +80,7 @@ impl Check for IngressHostWithoutTls {
                     ));
                 }
                 None => {
-                    if tls_covers(spec, None) {
+                    if cover.covers(None) {
                         continue;
                     }
                     out.push(
@@ -95,7 +97,7 @@ impl Check for IngressHostWithoutTls {
                 }
             }
         }
-        if spec.default_backend.is_some() && !tls_covers(spec, None) {
+        if spec.default_backend.is_some() && !cover.covers(None) {
             // the backend it names is no part of the cause
             out.push(
                 Hit::new(

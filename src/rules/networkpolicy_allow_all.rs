@@ -58,27 +58,29 @@ fn admitted(block: &IPBlock) -> Option<(Cidr, AddressSet)> {
     Some((cidr, set))
 }
 
-/// What some peers admit together, per family: (IPv4, IPv6).
+/// What some peers admit together, per family: (IPv4, IPv6), as ranges
+/// gathered first and merged once when asked (merging at every peer would
+/// cost n² over a policy of thousands of blocks).
 #[derive(Default)]
 struct Admitted {
-    v4: AddressSet,
-    v6: AddressSet,
+    v4: Vec<(u128, u128)>,
+    v6: Vec<(u128, u128)>,
 }
 
 impl Admitted {
     fn add(&mut self, cidr: &Cidr, set: &AddressSet) {
         if cidr.addr.is_ipv4() {
-            self.v4.union(set);
+            self.v4.extend_from_slice(set.ranges());
         } else {
-            self.v6.union(set);
+            self.v6.extend_from_slice(set.ranges());
         }
     }
 
     /// `IPv4`/`IPv6` when more than half of that family's addresses are in.
-    fn open_family(&self) -> Option<&'static str> {
-        if self.v4.most_of(true) {
+    fn open_family(self) -> Option<&'static str> {
+        if AddressSet::from_ranges(self.v4).most_of(true) {
             Some("IPv4")
-        } else if self.v6.most_of(false) {
+        } else if AddressSet::from_ranges(self.v6).most_of(false) {
             Some("IPv6")
         } else {
             None

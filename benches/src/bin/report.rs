@@ -11,6 +11,7 @@ use portcullis_bench::kubewarden::{Cluster, Kubewarden};
 use portcullis_bench::measure::{cell, compare, fmt_ns, ratio_cell, time, Budget};
 use portcullis_bench::rego::{self, Twin};
 use portcullis_bench::wasm::{Generic, Opa};
+use portcullis_bench::worst::{self, WORST};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -117,6 +118,8 @@ fn main() -> Result<()> {
     sizes(&mut body)?;
     progress("cli");
     cli_throughput(&mut body, &cli_path)?;
+    progress("worst cases");
+    worst_cases(&mut body, &generic_path)?;
     out.targets = std::mem::take(&mut body.targets);
 
     header(&mut out, started)?;
@@ -1077,5 +1080,101 @@ fn cli_throughput(out: &mut Out, cli: &Path) -> Result<()> {
         format!("{} ({:.2}× the limit)", fmt_ns(median * 1e9), median / 2.0),
         Some(median < 2.0),
     ));
+    Ok(())
+}
+
+fn worst_cases(out: &mut Out, generic_path: &Path) -> Result<()> {
+    out.line("## 6. Worst cases per rule");
+    out.line("");
+    if !generic_path.exists() {
+        out.line("`portcullis.wasm` is missing: not measured.");
+        out.line("");
+        return Ok(());
+    }
+    let generic = Generic::load(generic_path)?;
+    out.line(format!(
+        "Each rule's worst input (benches/src/worst.rs) under wasmtime, one instance kept across \
+         requests. 8× is the limit: the largest single object under {} MiB (the API server's \
+         request limit; {} KiB of annotations where the payload is annotations), sent as an UPDATE \
+         whose oldObject is the same object, so every rule also runs on the old object and every \
+         finding goes through the ratchet; or a List of {} objects for the rules that read the \
+         bundle. 1× is an eighth of the units. *exponent* is k in time ∝ sizeᵏ from 1× to 8×: n log n \
+         shows as about 1.1; the goal is ≤ {} for every rule and ≤ {} ms at 8× for a single object. \
+         *listed* counts the findings the 8× answer lists (at most {} per rule, object and action; \
+         the rest are counted in `truncated`). Every rule's input runs every rule of the default \
+         settings.",
+        worst::OBJECT_LIMIT / (1024 * 1024),
+        worst::ANNOTATIONS_LIMIT / 1024,
+        worst::BUNDLE_OBJECTS,
+        worst::MAX_EXPONENT,
+        worst::OBJECT_MS,
+        portcullis::engine::FINDINGS_PER_RULE,
+    ));
+    out.line("");
+    out.line("| rule | worst input | units at 8× | 8× size | 1× | 8× | exponent | memory at 8× | listed | answer |");
+    out.line("|---|---|---|---|---|---|---|---|---|---|");
+    let mut slowest: Option<(f64, &str)> = None;
+    let mut steepest: Option<(f64, &str)> = None;
+    let mut over_time = Vec::new();
+    let mut over_growth = Vec::new();
+    for w in WORST {
+        progress(&format!("worst case: {}", w.rule));
+        let row = worst::measure(&generic, w)?;
+        let k = row.exponent();
+        if !row.bundle && slowest.is_none_or(|(t, _)| row.ms.1 > t) {
+            slowest = Some((row.ms.1, w.rule));
+        }
+        if steepest.is_none_or(|(e, _)| k > e) {
+            steepest = Some((k, w.rule));
+        }
+        if !row.within_time() {
+            over_time.push(w.rule);
+        }
+        if !row.within_n_log_n() {
+            over_growth.push(w.rule);
+        }
+        let flag = |ok: bool| if ok { "" } else { " **over**" };
+        out.line(format!(
+            "| {} | {} | {} {} | {} | {:.1} ms | {:.1} ms{} | {:.2}{} | {} | {} | {} |",
+            w.rule,
+            w.what,
+            row.units,
+            if row.bundle { "objects" } else { "units" },
+            kib(row.bytes.1 as u64),
+            row.ms.0,
+            row.ms.1,
+            flag(row.within_time()),
+            k,
+            flag(row.within_n_log_n()),
+            kib(row.memory as u64),
+            row.findings,
+            kib(row.answer_bytes as u64),
+        ));
+    }
+    out.line("");
+    if let Some((t, rule)) = slowest {
+        out.targets.push(Target {
+            what: "worst single object under wasmtime",
+            goal: format!("≤ {} ms up to 3 MiB", worst::OBJECT_MS),
+            measured: if over_time.is_empty() {
+                format!("{t:.1} ms ({rule})")
+            } else {
+                format!("{t:.1} ms ({rule}); over: {}", over_time.join(", "))
+            },
+            met: Some(over_time.is_empty()),
+        });
+    }
+    if let Some((k, rule)) = steepest {
+        out.targets.push(Target {
+            what: "growth of every rule's worst case",
+            goal: format!("≤ n log n (exponent ≤ {})", worst::MAX_EXPONENT),
+            measured: if over_growth.is_empty() {
+                format!("steepest {k:.2} ({rule})")
+            } else {
+                format!("steepest {k:.2} ({rule}); over: {}", over_growth.join(", "))
+            },
+            met: Some(over_growth.is_empty()),
+        });
+    }
     Ok(())
 }

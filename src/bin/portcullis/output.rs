@@ -230,11 +230,18 @@ pub fn json(o: &Outcome<'_>) -> Value {
             |k| json!({"file": k.file, "document": k.document, "line": k.line, "reason": k.reason}),
         )
         .collect();
+    let truncated: Vec<Value> = o
+        .reports
+        .iter()
+        .flat_map(|r| r.truncated.iter())
+        .map(|t| serde_json::to_value(t).unwrap_or(Value::Null))
+        .collect();
     json!({
         "allowed": allowed(o),
         "violations": violations,
         "warnings": warnings,
         "exempted": exempted,
+        "truncated": truncated,
         "errors": errors,
         "skipped": skipped,
         "summary": {
