@@ -74,6 +74,12 @@ pub static INGRESS: ApiKind = ApiKind {
     kind: "Ingress",
     versions: &["v1"],
 };
+/// Cluster-scoped: read to know the default class of an Ingress without one.
+pub static INGRESS_CLASS: ApiKind = ApiKind {
+    group: "networking.k8s.io",
+    kind: "IngressClass",
+    versions: &["v1"],
+};
 pub static NETWORK_POLICY: ApiKind = ApiKind {
     group: "networking.k8s.io",
     kind: "NetworkPolicy",

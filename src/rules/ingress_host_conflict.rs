@@ -1,4 +1,4 @@
-use crate::cluster::{ApiKind, Lookup, INGRESS};
+use crate::cluster::{ApiKind, Lookup, INGRESS, INGRESS_CLASS};
 use crate::object::Object;
 use crate::plain_rule;
 use crate::report::Severity;
@@ -54,7 +54,7 @@ static META: RuleMeta = RuleMeta {
 };
 
 /// In a cluster: every Ingress, since any namespace may claim a host.
-static READS: &[&ApiKind] = &[&INGRESS];
+static READS: &[&ApiKind] = &[&INGRESS, &INGRESS_CLASS];
 
 plain_rule!(IngressHostConflict, META, reads: READS);
 
@@ -123,6 +123,14 @@ fn served_by(obj: &Object<'_>, spec: &IngressSpec, default: Option<&str>) -> Res
     }
 }
 
+/// Some rule of ours claims a route of `other`.
+fn routes_meet(ours: &IngressSpec, other: &IngressSpec) -> bool {
+    ours.rules
+        .iter()
+        .flatten()
+        .any(|rule| collision(rule, &paths(rule), other).is_some())
+}
+
 /// Where `rule` of ours claims the route of a rule of `other`: (their host, the path).
 fn collision(
     rule: &IngressRule,
@@ -146,13 +154,24 @@ fn collision(
 }
 
 impl Check for IngressHostConflict {
-    fn needs(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Lookup>) {
+    fn needs(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Lookup>) {
         // no field selector reaches the hosts: one listing of every Ingress
-        if obj
-            .ingress()
-            .is_some_and(|s| s.rules.as_ref().is_some_and(|r| !r.is_empty()))
-        {
+        let Some(spec) = obj.ingress() else { return };
+        if spec.rules.as_ref().is_some_and(|r| !r.is_empty()) {
             out.push(Lookup::list_all(&INGRESS));
+            // Once the Ingresses are read: where ours and a rival on the same
+            // route differ in naming a class, the one without is served by
+            // the default class, which only the IngressClasses tell. (Two
+            // without a class are served by the same one, whichever it is.)
+            let named = ingress_class(obj, spec).is_some();
+            let mixed = cx
+                .others(obj)
+                .filter(|o| !same_ingress(obj, o))
+                .filter_map(|o| o.ingress().map(|s| (o, s)))
+                .any(|(o, s)| ingress_class(o, s).is_some() != named && routes_meet(spec, s));
+            if mixed {
+                out.push(Lookup::list_all(&INGRESS_CLASS));
+            }
         }
     }
 

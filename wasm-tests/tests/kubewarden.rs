@@ -1585,7 +1585,7 @@ fn the_fixture_cluster_audits_as_it_admits_at_the_documented_cost() {
         );
         costs.push(format!("{name}: {}", calls.len()));
     }
-    // billing's second Secret is absent, its first is Opaque: two findings
+    // billing's second Secret is absent, its first is of another type: two findings
     let invoices = cluster
         .iter()
         .position(|o| name_of(o) == "Ingress billing/invoices")
@@ -1940,6 +1940,7 @@ fn the_context_rbac_grants_every_read() {
         }
     }
     let mut needed: BTreeSet<(String, String, &str)> = BTreeSet::new();
+    let listed = objects.clone();
     for object in objects.iter().filter(|o| o.is_object()) {
         let input = json!({"objects": [object], "settings": {"profile": "strict"}});
         portcullis::cluster::evaluate_in_cluster(
@@ -1954,10 +1955,32 @@ fn the_context_rbac_grants_every_read() {
                 for v in verbs {
                     needed.insert((kind.group.to_string(), plural(kind.kind), v));
                 }
-                // absent, so that every round of lookups is asked for
+                // objects asked by name are absent, so that every round of
+                // lookups is asked for; listings hold the cases' objects of
+                // the kind, so that reads made only when a rival is there are too
+                let of_kind = |o: &&Value, ns: Option<&str>| {
+                    let api = o["apiVersion"].as_str().unwrap_or("");
+                    let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+                    group == kind.group
+                        && o["kind"] == kind.kind
+                        && ns.is_none_or(|ns| o["metadata"]["namespace"] == ns)
+                };
                 match l {
                     Lookup::Get { .. } => portcullis::cluster::Answer::NotFound,
-                    _ => portcullis::cluster::Answer::Objects(Vec::new()),
+                    Lookup::List { namespace, .. } => portcullis::cluster::Answer::Objects(
+                        listed
+                            .iter()
+                            .filter(|o| of_kind(o, Some(namespace)))
+                            .cloned()
+                            .collect(),
+                    ),
+                    Lookup::ListAll { .. } => portcullis::cluster::Answer::Objects(
+                        listed
+                            .iter()
+                            .filter(|o| of_kind(o, None))
+                            .cloned()
+                            .collect(),
+                    ),
                 }
             },
         )
