@@ -4,23 +4,13 @@
 //! of where it is set, or of where it would go.
 
 use crate::object::{escape_pointer, Container, Object};
+use crate::rules::common::with_workload_kinds;
 use serde_json::Value;
 
 /// Kinds the control-plane rules read, for their declarations: every kind
 /// with a pod spec (static Pods, and self-hosted control planes run as
 /// DaemonSets or Deployments) and kubeadm's configuration.
-pub const APISERVER_KINDS: &[&str] = &[
-    "Pod",
-    "PodTemplate",
-    "apps/Deployment",
-    "apps/ReplicaSet",
-    "apps/StatefulSet",
-    "apps/DaemonSet",
-    "ReplicationController",
-    "batch/Job",
-    "batch/CronJob",
-    "kubeadm.k8s.io/ClusterConfiguration",
-];
+pub const APISERVER_KINDS: &[&str] = with_workload_kinds!(; "kubeadm.k8s.io/ClusterConfiguration");
 
 /// Boolean flags of kube-apiserver: the flag library takes their value only
 /// as `--flag=value`, so `--anonymous-auth false` means true, followed by a

@@ -5,18 +5,30 @@ use crate::review::Context;
 use k8s_openapi::api::core::v1::ServiceSpec;
 use serde_json::{json, Value};
 
+/// `&[…]` of Pods and every kind with a pod template, with the kinds given
+/// before `;` ahead of them and those after it behind them: the `kinds` of
+/// every rule that reads pod specs, in one place.
+macro_rules! with_workload_kinds {
+    ($($before:literal),* ; $($after:literal),* $(,)?) => {
+        &[
+            $($before,)*
+            "Pod",
+            "PodTemplate",
+            "apps/Deployment",
+            "apps/ReplicaSet",
+            "apps/StatefulSet",
+            "apps/DaemonSet",
+            "ReplicationController",
+            "batch/Job",
+            "batch/CronJob",
+            $($after),*
+        ]
+    };
+}
+pub(crate) use with_workload_kinds;
+
 /// Pods and every kind with a pod template, as the workload rules declare them.
-pub const WORKLOAD_KINDS: &[&str] = &[
-    "Pod",
-    "PodTemplate",
-    "apps/Deployment",
-    "apps/ReplicaSet",
-    "apps/StatefulSet",
-    "apps/DaemonSet",
-    "ReplicationController",
-    "batch/Job",
-    "batch/CronJob",
-];
+pub const WORKLOAD_KINDS: &[&str] = with_workload_kinds!(;);
 
 /// The JSON Patch that turns a NodePort or LoadBalancer Service into a
 /// ClusterIP one: the type, and every field only those types may carry.

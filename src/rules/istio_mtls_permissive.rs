@@ -5,6 +5,7 @@ use crate::params::Params;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, ParamDoc, Rule, RuleMeta, Scope};
+use crate::rules::common::with_workload_kinds;
 use crate::rules::istio_common::ROOT_NAMESPACE;
 use crate::{doc_refs, doc_text};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -17,21 +18,12 @@ static META: RuleMeta = RuleMeta {
     title: "Istio PeerAuthentication that lets traffic in clear",
     severity: Severity::Medium,
     category: Category::Network,
-    kinds: &[
+    kinds: with_workload_kinds!(
         "security.istio.io/PeerAuthentication",
         "admissionregistration.k8s.io/ValidatingWebhookConfiguration",
         "admissionregistration.k8s.io/MutatingWebhookConfiguration",
-        "Service",
-        "Pod",
-        "PodTemplate",
-        "apps/Deployment",
-        "apps/ReplicaSet",
-        "apps/StatefulSet",
-        "apps/DaemonSet",
-        "ReplicationController",
-        "batch/Job",
-        "batch/CronJob",
-    ],
+        "Service";
+    ),
     since: "0.1.0",
     scope: Scope::Bundle,
     params: &[ParamDoc {

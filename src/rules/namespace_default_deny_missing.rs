@@ -4,6 +4,7 @@ use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
+use crate::rules::common::with_workload_kinds;
 use crate::rules::service_type;
 use crate::{doc_refs, doc_text};
 use k8s_openapi::api::networking::v1::NetworkPolicySpec;
@@ -17,19 +18,7 @@ static META: RuleMeta = RuleMeta {
     title: "Namespace without a default-deny ingress NetworkPolicy",
     severity: Severity::Medium,
     category: Category::Network,
-    kinds: &[
-        "Pod",
-        "PodTemplate",
-        "apps/Deployment",
-        "apps/ReplicaSet",
-        "apps/StatefulSet",
-        "apps/DaemonSet",
-        "ReplicationController",
-        "batch/Job",
-        "batch/CronJob",
-        "Service",
-        "networking.k8s.io/NetworkPolicy",
-    ],
+    kinds: with_workload_kinds!(; "Service", "networking.k8s.io/NetworkPolicy"),
     since: "0.1.0",
     scope: Scope::Bundle,
     params: &[],
