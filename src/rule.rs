@@ -246,16 +246,6 @@ macro_rules! plain_rule {
         }
     };
     ($ty:ty, $meta:expr) => {
-        impl $crate::rule::Rule for $ty {
-            fn meta(&self) -> &'static $crate::rule::RuleMeta {
-                &$meta
-            }
-            fn configure(
-                &self,
-                _params: &mut $crate::params::Params<'_>,
-            ) -> Result<Box<dyn $crate::rule::Check>, $crate::error::Error> {
-                Ok(Box::new(<$ty>::default()))
-            }
-        }
+        $crate::plain_rule!($ty, $meta, reads: &[]);
     };
 }
