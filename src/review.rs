@@ -145,9 +145,6 @@ struct Index<'a> {
     /// Gateway API routes by the name of each Gateway their parentRefs
     /// name, built when a rule first asks.
     routes_by_parent: OnceCell<HashMap<String, Vec<usize>>>,
-    /// Certificates and Ingresses by each `namespace` + Secret name their
-    /// `secretName`s give, built when a rule first asks.
-    by_secret_name: OnceCell<HashMap<String, Vec<usize>>>,
     /// The groupings rules ask for by name ([`Context::grouped`]).
     groupings: RefCell<HashMap<&'static str, Rc<Grouping>>>,
 }
@@ -280,11 +277,13 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn positions<'s>(
+    /// The objects at positions of [`Context::all`] (a [`Grouping`]'s),
+    /// without `of` itself or an inventory copy of it.
+    pub fn positions<'s: 'p, 'p, 'o>(
         &'s self,
-        at: &'s [usize],
-        of: &'s Object<'_>,
-    ) -> impl Iterator<Item = &'s Object<'a>> + 's {
+        at: &'p [usize],
+        of: &'p Object<'o>,
+    ) -> impl Iterator<Item = &'s Object<'a>> + use<'s, 'p, 'o, 'a> {
         at.iter().filter_map(move |at| {
             let o = self.index.known.get(*at).copied()?;
             (!self.is_itself(*at, o, of)).then_some(o)
@@ -319,41 +318,6 @@ impl<'a> Context<'a> {
             by
         });
         let at: &[usize] = index.get(gateway).map_or(&[], Vec::as_slice);
-        self.positions(at, of)
-    }
-
-    /// The other cert-manager Certificates and Ingresses of namespace `ns`
-    /// whose `secretName` (a Certificate's, or one of an Ingress's TLS
-    /// entries) is `secret`, in the order of [`Context::all`].
-    pub fn naming_secret<'s>(
-        &'s self,
-        of: &'s Object<'_>,
-        ns: &str,
-        secret: &str,
-    ) -> impl Iterator<Item = &'s Object<'a>> + 's {
-        let index = self.index.by_secret_name.get_or_init(|| {
-            let mut by: HashMap<String, Vec<usize>> = HashMap::new();
-            for (at, o) in self.index.known.iter().enumerate() {
-                let mut names: Vec<&str> = match (&o.typed, o.certificate()) {
-                    (_, Some(cert)) => cert.secret_name.as_deref().into_iter().collect(),
-                    (crate::object::Typed::Ingress(spec), _) => spec
-                        .tls
-                        .iter()
-                        .flatten()
-                        .filter_map(|t| t.secret_name.as_deref())
-                        .collect(),
-                    _ => continue,
-                };
-                names.sort_unstable();
-                names.dedup();
-                for name in names {
-                    let k = key(&[o.namespace_or_default(), name.trim()]);
-                    by.entry(k).or_default().push(at);
-                }
-            }
-            by
-        });
-        let at: &[usize] = index.get(&key(&[ns, secret])).map_or(&[], Vec::as_slice);
         self.positions(at, of)
     }
 
@@ -957,15 +921,6 @@ mod tests {
         assert_eq!(
             names(&mut cx.routes_naming(r2, "other")),
             ["HTTPRoute/edge/r1"]
-        );
-        let i1 = &objects[7];
-        assert_eq!(
-            names(&mut cx.naming_secret(i1, "shop", "tls")),
-            [
-                "Certificate/shop/c1",
-                "Ingress/shop/i2",
-                "Certificate/shop/c9"
-            ]
         );
         assert_eq!(
             names(&mut cx.bundle_in("default")),

@@ -2,7 +2,7 @@
 //! Secret, and for which names.
 
 use crate::object::Object;
-use crate::review::Context;
+use crate::review::{Context, Grouping};
 use crate::rules::ingress_common::tls_hosts;
 
 /// Annotations by which cert-manager's ingress-shim issues a certificate
@@ -27,6 +27,45 @@ fn is_ingress(o: &Object<'_>) -> bool {
     o.kind == "Ingress" && matches!(o.group(), "networking.k8s.io" | "extensions")
 }
 
+/// The other Certificates and ingress-shim Ingresses of namespace `ns`
+/// whose `secretName` (a Certificate's, or one of the Ingress's TLS
+/// entries) is `secret`, in the order of `Context::all`. Grouped once per
+/// evaluation: with thousands of Ingresses, asking each about all the others
+/// costs n².
+fn naming_secret<'s, 'a>(
+    cx: &'s Context<'a>,
+    of: &'s Object<'_>,
+    ns: &str,
+    secret: &str,
+) -> Vec<&'s Object<'a>> {
+    let groups = cx.grouped("cert-manager secret producers", |all| {
+        let mut by = Grouping::new();
+        for (at, o) in all {
+            let mut names: Vec<&str> = match (o.certificate(), o.ingress()) {
+                (Some(cert), _) => cert.secret_name.as_deref().into_iter().collect(),
+                (None, Some(spec)) if is_ingress(o) && shim_issuer(o).is_some() => spec
+                    .tls
+                    .iter()
+                    .flatten()
+                    .filter_map(|t| t.secret_name.as_deref())
+                    .collect(),
+                _ => continue,
+            };
+            names.iter_mut().for_each(|n| *n = n.trim());
+            names.sort_unstable();
+            names.dedup();
+            for name in names {
+                let key = format!("{}\n{name}", o.namespace_or_default());
+                by.entry(key).or_default().push(at);
+            }
+        }
+        by
+    });
+    let at = groups.get(&format!("{ns}\n{secret}"));
+    cx.positions(at.map_or(&[][..], Vec::as_slice), of)
+        .collect()
+}
+
 /// One object that makes TLS Secret `secret`, and the names it makes the
 /// certificate for.
 pub struct Producer {
@@ -42,7 +81,7 @@ pub struct Producer {
 /// whose TLS entries name it (their hosts).
 pub fn producers(cx: &Context<'_>, of: &Object<'_>, ns: &str, secret: &str) -> Vec<Producer> {
     let mut out = Vec::new();
-    for o in cx.naming_secret(of, ns, secret) {
+    for o in naming_secret(cx, of, ns, secret) {
         if let Some(cert) = o.certificate() {
             if cert.secret_name.as_deref().map(str::trim) != Some(secret) {
                 continue;
@@ -91,7 +130,7 @@ pub fn producers(cx: &Context<'_>, of: &Object<'_>, ns: &str, secret: &str) -> V
 /// An Ingress annotated for the ingress-shim, other than `of`, whose TLS
 /// entries name Secret `secret` in namespace `ns`: cert-manager makes it.
 pub fn shim_ingress_for(cx: &Context<'_>, of: &Object<'_>, ns: &str, secret: &str) -> bool {
-    cx.naming_secret(of, ns, secret).any(|o| {
+    naming_secret(cx, of, ns, secret).into_iter().any(|o| {
         is_ingress(o)
             && shim_issuer(o).is_some()
             && o.ingress().is_some_and(|spec| {
