@@ -89,7 +89,8 @@ pub fn load(text: &str) -> Vec<Document> {
         }
         let index = docs.len();
         let mut positions = HashMap::new();
-        let value = parse_document(chunk, start_line, &mut positions);
+        let value = parse_document(chunk, start_line, &mut positions)
+            .map_err(|e| inside(chunk, start_line, e));
         let value = match value {
             Ok(Value::Null) if positions.len() <= 1 => continue,
             other => other,
@@ -103,6 +104,18 @@ pub fn load(text: &str) -> Vec<Document> {
         });
     }
     docs
+}
+
+/// The scanner puts an error at the end of the input on the line after it
+/// (it reads as if a newline followed): without a final newline that line
+/// does not exist, and the error belongs at the end of the last one.
+fn inside(chunk: &str, start_line: usize, mut e: YamlError) -> YamlError {
+    let last = chunk.split('\n').count() - 1 + start_line;
+    if e.line > last {
+        e.line = last;
+        e.column = chunk.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    }
+    e
 }
 
 /// A stream of JSON values one after another (`{…}\n{…}`), which kubectl
@@ -956,6 +969,26 @@ fn number(t: &str) -> Option<Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The scanner reports an unclosed collection at the end of the text on
+    /// the line after it, which does not exist when the text has no final
+    /// newline: the error is put at the end of the last line instead.
+    #[test]
+    fn an_error_at_the_end_of_the_text_is_inside_it() {
+        for (text, line, column) in [
+            ("a: [1", 1, 6),
+            ("kind: Pod\nspec: {a: [1, {b: 2}", 2, 21),
+            ("---\nkind: Pod\n---\nx: {y: 1", 4, 9),
+        ] {
+            let docs = load(text);
+            let err = docs.last().unwrap().value.as_ref().unwrap_err();
+            assert_eq!((err.line, err.column), (line, column), "{text:?}: {err}");
+        }
+        // with the final newline, the line after it is there to point at
+        let docs = load("a: [1\n");
+        let err = docs[0].value.as_ref().unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+    }
 
     #[test]
     fn documents_values_and_lines() {
