@@ -66,14 +66,21 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         }
         Err(Error::Settings { key, message }) => {
             assert!(!message.is_empty(), "a settings error without a message");
-            // the key is where the mistake is: a member the settings have,
-            // or the whole settings when they are not an object
-            let first = key.split(['.', '[']).next().unwrap_or_default();
+            // the key is where the mistake is: a member the settings have
+            // (keys may hold dots themselves), or the whole settings when
+            // they are not an object
+            let names_a_member = |m: &serde_json::Map<String, Value>| {
+                m.is_empty()
+                    || key == "settings"
+                    || m.keys().any(|k| {
+                        key == *k
+                            || key
+                                .strip_prefix(k.as_str())
+                                .is_some_and(|rest| rest.starts_with(['.', '[']))
+                    })
+            };
             assert!(
-                settings.as_object().is_none_or(|m| m.contains_key(first)
-                    || first == "settings"
-                    || first.is_empty()
-                    || m.is_empty()),
+                settings.as_object().is_none_or(names_a_member),
                 "the error names `{key}`, which the settings do not have: {message}"
             );
             match evaluate(&input, host) {
