@@ -304,24 +304,26 @@ FUZZ_WORK := $(TARGET_DIR)/fuzz-work
 # 10 s per input at most (a slow input is a finding too).
 FUZZ_OPTS := -max_len=1048576 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
 
+# fuzz/Cargo.lock pins what it holds; not --locked, so that a dependency the
+# core gains is added to it rather than failing the build.
 # libFuzzer is C++: the build needs a C++ compiler (Debian's g++ when missing).
 fuzz-build:
 	@if ! command -v c++ >/dev/null && ! command -v g++ >/dev/null; then \
 		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 		echo "installing Debian's g++ for libFuzzer"; \
 		$$sudo apt-get update && $$sudo apt-get install -y g++; fi
-	RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) build --release --locked --manifest-path $(FUZZ_DIR)/Cargo.toml \
+	RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) build --release --manifest-path $(FUZZ_DIR)/Cargo.toml \
 		--target $(FUZZ_TRIPLE) --target-dir $(FUZZ_TARGET_DIR) $(foreach t,$(FUZZ_TARGETS),--bin $(t))
 
 # The fuzz crate passes rustfmt and clippy like the rest (not instrumented).
 fuzz-lint: setup
 	$(CARGO) fmt --manifest-path $(FUZZ_DIR)/Cargo.toml -- --check
-	$(CARGO) clippy --locked --manifest-path $(FUZZ_DIR)/Cargo.toml --target-dir $(FUZZ_TARGET_DIR) \
+	$(CARGO) clippy --manifest-path $(FUZZ_DIR)/Cargo.toml --target-dir $(FUZZ_TARGET_DIR) \
 		--all-targets -- -D warnings
 
 # The seed corpora, from the case files and the example shop.
 fuzz-seeds:
-	RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) run --release --locked --manifest-path $(FUZZ_DIR)/Cargo.toml \
+	RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) run --release --manifest-path $(FUZZ_DIR)/Cargo.toml \
 		--target $(FUZZ_TRIPLE) --target-dir $(FUZZ_TARGET_DIR) \
 		--bin seeds -- $(FUZZ_WORK)/seeds
 
