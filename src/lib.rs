@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod crds;
 pub mod docs;
 pub mod engine;
+pub mod envelope;
 pub mod error;
 pub mod glob;
 pub mod net;
@@ -33,6 +34,7 @@ pub use report::{Action, Finding, ObjectRef, Report, Severity};
 pub use review::{detect, Review, Shape};
 pub use settings::Policy;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use settings::ALLOW_INPUT_SETTINGS;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -60,13 +62,7 @@ pub struct Host<'a> {
 
 /// Parses JSON bytes with errors that say where.
 pub fn parse_json(input: &[u8]) -> Result<Value, Error> {
-    if let Err(e) = std::str::from_utf8(input) {
-        return Err(Error::Utf8 {
-            offset: e.valid_up_to(),
-        });
-    }
-    // hosts may hand over C strings
-    let input = input.strip_suffix(b"\0").unwrap_or(input);
+    let input = envelope::json_text(input)?;
     serde_json::from_slice(input).map_err(|e| Error::from_json(&e))
 }
 
@@ -293,6 +289,10 @@ pub struct PolicyCache {
 struct Cached {
     base: Option<Value>,
     over: Option<Value>,
+    /// The JSON text these settings last came in, when a host gave them as
+    /// text ([`PolicyCache::compile_text`]): compared byte for byte, so the
+    /// next request with the same text parses nothing.
+    text: Option<Box<str>>,
     policy: Arc<Policy>,
 }
 
@@ -329,14 +329,49 @@ impl PolicyCache {
         self.policy(settings.filter(|s| !is_empty_settings(s)), None)
     }
 
+    /// The compiled policy for settings given as JSON text (an envelope's
+    /// settings member, see [`envelope::parse`]): a text seen before finds
+    /// its policy by comparing bytes, without being parsed, so settings sent
+    /// with every request cost a comparison.
+    pub fn compile_text(&self, settings: Option<&RawValue>) -> Result<Arc<Policy>, Error> {
+        let Some(text) = settings.map(RawValue::get) else {
+            return self.policy(None, None);
+        };
+        {
+            let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            let hit = entries.iter().position(|c| c.text.as_deref() == Some(text));
+            if let Some(policy) = hit.and_then(|at| most_recent(&mut entries, at)) {
+                return Ok(policy);
+            }
+        }
+        let value: Value =
+            serde_json::from_slice(text.as_bytes()).map_err(|e| Error::from_json(&e))?;
+        let policy = self.compile(Some(&value))?;
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = entries.iter_mut().find(|c| Arc::ptr_eq(&c.policy, &policy)) {
+            c.text = Some(text.into());
+        }
+        Ok(policy)
+    }
+
     /// `evaluate_bytes` through the cache.
     pub fn evaluate_bytes(&self, input: &[u8]) -> Value {
-        answer_value(parse_json(input).and_then(|v| self.evaluate(&v, Host::default())))
+        answer_value(self.evaluate_text(input))
     }
 
     /// `evaluate_to_json` through the cache.
     pub fn evaluate_to_json(&self, input: &[u8]) -> Vec<u8> {
-        answer_json(parse_json(input).and_then(|v| self.evaluate(&v, Host::default())))
+        answer_json(self.evaluate_text(input))
+    }
+
+    /// `evaluate` of JSON text as the host's own call (the generic ABI: the
+    /// input's settings are the host's), with the settings member kept as
+    /// text until the cache has not seen it.
+    fn evaluate_text(&self, input: &[u8]) -> Result<Report, Error> {
+        let envelope = envelope::parse(input)?;
+        let review = detect(&envelope.value)?;
+        let policy = self.compile_text(envelope.settings.map(|(_, text)| text))?;
+        Ok(engine::run(&review, &policy))
     }
 
     /// The policy for these settings: compared by value, which is what
@@ -346,14 +381,8 @@ impl PolicyCache {
         let hit = entries
             .iter()
             .position(|c| c.base.as_ref() == base && c.over.as_ref() == over);
-        if let Some(at) = hit {
-            // most recently used first, so the cache keeps what hosts use
-            if let Some(used) = entries.get_mut(..=at) {
-                used.rotate_right(1);
-            }
-            if let Some(c) = entries.first() {
-                return Ok(Arc::clone(&c.policy));
-            }
+        if let Some(policy) = hit.and_then(|at| most_recent(&mut entries, at)) {
+            return Ok(policy);
         }
         let policy = Arc::new(compile(base, over)?);
         entries.truncate(CACHED_POLICIES - 1);
@@ -362,11 +391,19 @@ impl PolicyCache {
             Cached {
                 base: base.cloned(),
                 over: over.cloned(),
+                text: None,
                 policy: Arc::clone(&policy),
             },
         );
         Ok(policy)
     }
+}
+
+/// Moves the entry at `at` to the front, most recently used first, so the
+/// cache keeps what hosts use; its policy.
+fn most_recent(entries: &mut [Cached], at: usize) -> Option<Arc<Policy>> {
+    entries.get_mut(..=at)?.rotate_right(1);
+    entries.first().map(|c| Arc::clone(&c.policy))
 }
 
 /// Validates settings; the error names the offending key.

@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::object::{type_name, Object};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +171,40 @@ fn is_k8s_object(v: &Value) -> bool {
     v.get("apiVersion").is_some_and(Value::is_string) && v.get("kind").is_some_and(Value::is_string)
 }
 
+/// The shape of an input object that is an envelope around what is checked
+/// (an AdmissionReview, `{review, parameters}`, `{request, settings}`,
+/// `{objects, settings, inventory}`), or `None` for an object that is itself
+/// checked (a Kubernetes object, a List, a bare AdmissionRequest). A
+/// Kubernetes object is never an envelope, whatever keys it has.
+pub fn envelope_shape(map: &Map<String, Value>) -> Option<Shape> {
+    let kind = map.get("kind").and_then(Value::as_str);
+    let k8s = map.get("apiVersion").is_some_and(Value::is_string) && kind.is_some();
+    if kind == Some("AdmissionReview") {
+        Some(Shape::AdmissionReview)
+    } else if k8s {
+        None
+    } else if map.contains_key("review") {
+        Some(Shape::Gatekeeper)
+    } else if map.contains_key("request") {
+        Some(Shape::Kubewarden)
+    } else if map.contains_key("objects") {
+        Some(Shape::Envelope)
+    } else {
+        None
+    }
+}
+
+/// The member of an input object that carries settings, if it is an
+/// envelope that has one: `parameters` beside a Gatekeeper review,
+/// `settings` beside a Kubewarden request or an envelope's objects.
+pub fn settings_member(map: &Map<String, Value>) -> Option<&'static str> {
+    match envelope_shape(map)? {
+        Shape::Gatekeeper => Some("parameters"),
+        Shape::Kubewarden | Shape::Envelope => Some("settings"),
+        _ => None,
+    }
+}
+
 /// Detects the input's shape. Settings and inventory given beside the input
 /// by a host (OPA data, Kubewarden settings) are not read here.
 pub fn detect(input: &Value) -> Result<Review<'_>, Error> {
@@ -192,13 +226,14 @@ pub fn detect(input: &Value) -> Result<Review<'_>, Error> {
         }
         Value::Object(map) => {
             let kind = map.get("kind").and_then(Value::as_str);
-            if kind == Some("AdmissionReview") {
+            let envelope = envelope_shape(map);
+            if envelope == Some(Shape::AdmissionReview) {
                 review.shape = Shape::AdmissionReview;
                 let request = map
                     .get("request")
                     .ok_or_else(|| Error::input("AdmissionReview has no `request`"))?;
                 admission(request, "request", &mut review)?;
-            } else if map.contains_key("review") && !is_k8s_object(input) {
+            } else if envelope == Some(Shape::Gatekeeper) {
                 review.shape = Shape::Gatekeeper;
                 for k in map.keys() {
                     if !matches!(k.as_str(), "review" | "parameters" | "inventory") {
@@ -214,7 +249,7 @@ pub fn detect(input: &Value) -> Result<Review<'_>, Error> {
                 if let Some(inv) = map.get("inventory") {
                     review.inventory = inventory(inv)?;
                 }
-            } else if map.contains_key("request") && !is_k8s_object(input) {
+            } else if envelope == Some(Shape::Kubewarden) {
                 review.shape = Shape::Kubewarden;
                 for k in map.keys() {
                     if !matches!(k.as_str(), "request" | "settings" | "inventory") {
@@ -229,7 +264,7 @@ pub fn detect(input: &Value) -> Result<Review<'_>, Error> {
                 if let Some(inv) = map.get("inventory") {
                     review.inventory = inventory(inv)?;
                 }
-            } else if map.contains_key("objects") && !is_k8s_object(input) {
+            } else if envelope == Some(Shape::Envelope) {
                 review.shape = Shape::Envelope;
                 for k in map.keys() {
                     if !matches!(k.as_str(), "objects" | "settings" | "inventory") {

@@ -322,6 +322,13 @@ fn settings_precedence_table() {
             .map(|r| r.to_value())
             .unwrap_or_else(|e| e.to_answer());
         let what = format!("host {host:?}, input {input}, content {content}: {answer}");
+        if host.is_none() && !content {
+            // the generic ABI's path: JSON text, the settings compared as text
+            let text = serde_json::to_vec(&input).unwrap();
+            let cache = portcullis::PolicyCache::new();
+            assert_eq!(cache.evaluate_bytes(&text), answer, "{what}");
+            assert_eq!(cache.evaluate_bytes(&text), answer, "again: {what}");
+        }
         assert_eq!(
             cached
                 .map(|r| r.to_value())
@@ -344,6 +351,55 @@ fn settings_precedence_table() {
             }
         }
     }
+}
+
+/// Settings sent as text with every request (the generic ABI, Kubewarden)
+/// are found by their bytes: one cache serving requests that alternate
+/// settings texts, equal settings spelled differently, invalid settings and
+/// shapes where `parameters` belongs to the object answers each as a fresh
+/// compile does.
+#[test]
+fn settings_sent_as_text_are_cached_by_their_bytes() {
+    let cache = portcullis::PolicyCache::new();
+    let service = nodeport("s");
+    let storage = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": "fast"}, "parameters": {"type": "gp3"}});
+    let texts: Vec<String> = vec![
+        json!({"request": request("CREATE", service.clone(), None), "settings": {"rules": {"service-type-nodeport": "warn"}}}).to_string(),
+        json!({"review": request("CREATE", service.clone(), None), "parameters": {"violationActions": ["warn"]}}).to_string(),
+        // the same settings in other bytes
+        format!("{{\"objects\": [{service}], \"settings\": {{ \"rules\" : {{\"service-type-nodeport\":\"warn\"}} }} }}"),
+        json!({"objects": [service.clone()], "settings": {"profile": "no-such-profile"}}).to_string(),
+        json!({"objects": [service.clone()], "settings": {}}).to_string(),
+        json!({"objects": [service.clone()], "settings": null}).to_string(),
+        json!({"objects": [service.clone()]}).to_string(),
+        json!({"request": request("CREATE", service.clone(), None), "settings": "strict"}).to_string(),
+        storage.to_string(),
+        json!({"objects": [storage], "settings": {"profile": "strict"}}).to_string(),
+    ];
+    for round in 0..3 {
+        for text in &texts {
+            let fresh = portcullis::evaluate_bytes(text.as_bytes());
+            assert_eq!(
+                cache.evaluate_bytes(text.as_bytes()),
+                fresh,
+                "round {round}: {text}"
+            );
+            assert_eq!(
+                cache.evaluate_to_json(text.as_bytes()),
+                portcullis::evaluate_to_json(text.as_bytes()),
+                "round {round}: {text}"
+            );
+        }
+    }
+    // a text seen before is the policy compiled for it the first time
+    let settings =
+        serde_json::value::RawValue::from_string(r#"{"profile": "strict"}"#.into()).unwrap();
+    let first = cache.compile_text(Some(&settings)).unwrap();
+    let again = cache.compile_text(Some(&settings)).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &again));
+    let by_value = cache.compile(Some(&json!({"profile": "strict"}))).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &by_value));
 }
 
 /// One cache serves hosts that alternate settings (a deny and a warn

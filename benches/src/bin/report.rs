@@ -1,6 +1,6 @@
 //! Runs every measurement and writes BENCHMARKS.md from the figures it took.
 //!
-//! Usage: report [--out FILE] [--cli PATH] [--generic WASM] [--quick]
+//! Usage: report [--out FILE] [--cli PATH] [--generic WASM] [--quick] [--only SECTION]
 //! (run from the repository root; --generic measures another build of the generic module)
 
 use anyhow::{Context as _, Result};
@@ -22,6 +22,11 @@ const CLI: &str = "target/release/portcullis";
 const GENERIC: &str = "dist/portcullis.wasm";
 const OPA: &str = "dist/portcullis-opa.wasm";
 const KUBEWARDEN: &str = "dist/portcullis-kubewarden.wasm";
+/// What `--only` can pick; `native` is measured whenever `wasmtime` or
+/// `regorus` is, since they are reported against it.
+const SECTIONS: [&str; 7] = [
+    "native", "wasmtime", "regorus", "settings", "sizes", "cli", "worst",
+];
 const CLI_OBJECTS: usize = 10_000;
 const WASM_LIMIT: u64 = 350 * 1024;
 
@@ -73,12 +78,26 @@ fn main() -> Result<()> {
     let mut generic_path = PathBuf::from(GENERIC);
     let mut budget = Budget::QUICK;
     let mut long = Budget::LONG;
+    let mut only: Option<String> = None;
+    let mut out_given = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--out" => out_file = args.next().context("--out needs a file")?.into(),
+            "--out" => {
+                out_file = args.next().context("--out needs a file")?.into();
+                out_given = true;
+            }
             "--cli" => cli_path = args.next().context("--cli needs a path")?.into(),
             "--generic" => generic_path = args.next().context("--generic needs a path")?.into(),
+            "--only" => {
+                let section = args.next().context("--only needs a section")?;
+                anyhow::ensure!(
+                    SECTIONS.contains(&section.as_str()),
+                    "unknown section {section}; sections: {}",
+                    SECTIONS.join(", ")
+                );
+                only = Some(section);
+            }
             "--quick" => {
                 budget = Budget {
                     samples: 11,
@@ -88,9 +107,13 @@ fn main() -> Result<()> {
                 long = budget;
             }
             other => anyhow::bail!(
-                "unknown argument {other}; usage: report [--out FILE] [--cli PATH] [--generic WASM] [--quick]"
+                "unknown argument {other}; usage: report [--out FILE] [--cli PATH] [--generic WASM] [--quick] [--only SECTION]"
             ),
         }
+    }
+    if let Some(section) = only.as_deref().filter(|_| !out_given) {
+        // a partial report never overwrites the whole one unless asked to
+        out_file = PathBuf::from(format!("target/bench-{section}.md"));
     }
     let started = Instant::now();
     let mut out = Out {
@@ -106,20 +129,37 @@ fn main() -> Result<()> {
         md: String::new(),
         targets: Vec::new(),
     };
-    progress("native");
-    let native = native(&mut body, &all, pick)?;
-    progress("wasmtime");
-    wasm(&mut body, &all, &native, pick, &generic_path)?;
-    progress("settings");
-    settings_cost(&mut body, budget, &generic_path)?;
-    progress("regorus");
-    rego_twin(&mut body, &all, &native, pick)?;
-    progress("sizes");
-    sizes(&mut body)?;
-    progress("cli");
-    cli_throughput(&mut body, &cli_path)?;
-    progress("worst cases");
-    worst_cases(&mut body, &generic_path)?;
+    let run = |section: &str| only.as_deref().is_none_or(|o| o == section);
+    let native = if run("native") || run("wasmtime") || run("regorus") {
+        progress("native");
+        Some(native(&mut body, &all, pick)?)
+    } else {
+        None
+    };
+    if let Some(native) = native.as_ref().filter(|_| run("wasmtime")) {
+        progress("wasmtime");
+        wasm(&mut body, &all, native, pick, &generic_path)?;
+    }
+    if run("settings") {
+        progress("settings");
+        settings_cost(&mut body, budget, &generic_path)?;
+    }
+    if let Some(native) = native.as_ref().filter(|_| run("regorus")) {
+        progress("regorus");
+        rego_twin(&mut body, &all, native, pick)?;
+    }
+    if run("sizes") {
+        progress("sizes");
+        sizes(&mut body)?;
+    }
+    if run("cli") {
+        progress("cli");
+        cli_throughput(&mut body, &cli_path)?;
+    }
+    if run("worst") {
+        progress("worst cases");
+        worst_cases(&mut body, &generic_path)?;
+    }
     out.targets = std::mem::take(&mut body.targets);
 
     header(&mut out, started)?;

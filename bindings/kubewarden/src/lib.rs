@@ -122,10 +122,13 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
 /// rejection with code 400, a cluster that cannot answer leaves the rules
 /// that needed it "not checked".
 pub fn validate_with(payload: &[u8], cluster: &mut dyn Cluster) -> ValidationResponse {
-    let input = match portcullis::parse_json(payload) {
-        Ok(v) => v,
+    // the settings, sent with every request, stay text: the cache compares
+    // them byte for byte and parses them only when they are new
+    let envelope = match portcullis::envelope::parse(payload) {
+        Ok(e) => e,
         Err(e) => return failed(&e),
     };
+    let input = &envelope.value;
     let expected = "validate expects {\"request\": <AdmissionRequest>, \"settings\": {…}}";
     let Some(request) = input.get("request") else {
         return failed(&Error::input(expected));
@@ -136,32 +139,28 @@ pub fn validate_with(payload: &[u8], cluster: &mut dyn Cluster) -> ValidationRes
     }) {
         return failed(&Error::input(format!("unknown key `{k}`: {expected}")));
     }
-    // a malformed request is the request's fault (400) before the settings' (500)
-    let request_only = json!({"request": request});
-    let review = match portcullis::detect(&request_only) {
+    // with no other key, the settings were taken out as text and `input` is
+    // `{request}`. A malformed request is the request's fault (400) before
+    // the settings' (500).
+    let review = match portcullis::detect(input) {
         Ok(r) => r,
         Err(e) => return failed(&e),
     };
     // the settings compiled once per distinct settings and kept, for the
     // verdict and for what it may do (mutate); the request evaluated under
     // them, with what it needs read from the cluster
-    let policy = match CACHE.compile(input.get("settings")) {
+    let policy = match CACHE.compile_text(envelope.settings.map(|(_, text)| text)) {
         Ok(p) => p,
         Err(e) => return failed(&e),
     };
     let mut fetch = |lookup: &Lookup, api_version: &str| -> Answer {
         context::ask(cluster, lookup, api_version)
     };
-    let (report, gathered) = match evaluate_read(
-        review,
-        &request_only,
-        &policy,
-        Gathered::default(),
-        &mut fetch,
-    ) {
-        Ok(r) => r,
-        Err(e) => return failed(&e),
-    };
+    let (report, gathered) =
+        match evaluate_read(review, input, &policy, Gathered::default(), &mut fetch) {
+            Ok(r) => r,
+            Err(e) => return failed(&e),
+        };
     if policy.mutate && !report.allowed {
         if let Some(answer) = mutated(request, &policy, &report, gathered, &mut fetch) {
             return answer;
