@@ -4,6 +4,7 @@
 #![no_main]
 
 use portcullis::{evaluate, evaluate_with, validate_settings, Error, Host, PolicyCache};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 static CACHE: PolicyCache = PolicyCache::new();
@@ -58,10 +59,25 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             };
             let through_cache = evaluate_with(&input, &cached, None).map(|r| r.to_value());
             assert_eq!(
-                through_cache.ok(),
-                Some(answer),
+                through_cache.ok().as_ref(),
+                Some(&answer),
                 "the cached policy differs"
             );
+            // by their text, twice: compiled, then found by their bytes
+            if let Ok(raw) = serde_json::from_slice::<Box<RawValue>>(data) {
+                for _ in 0..2 {
+                    let by_text = match CACHE.compile_text(Some(&raw)) {
+                        Ok(p) => p,
+                        Err(e) => panic!("the cache refuses valid settings as text: {e}"),
+                    };
+                    let got = evaluate_with(&input, &by_text, None).map(|r| r.to_value());
+                    assert_eq!(
+                        got.ok().as_ref(),
+                        Some(&answer),
+                        "the policy found by text differs"
+                    );
+                }
+            }
             portcullis_fuzz::check_findings(&input, host, &report.to_value());
         }
         Err(Error::Settings { key, message }) => {
@@ -90,6 +106,14 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 other => panic!("invalid settings, yet evaluate gives {other:?}"),
             }
             assert!(CACHE.compile(Some(&settings)).is_err());
+            if let Ok(raw) = serde_json::from_slice::<Box<RawValue>>(data) {
+                for _ in 0..2 {
+                    match CACHE.compile_text(Some(&raw)) {
+                        Err(Error::Settings { key: k, .. }) => assert_eq!(k, key),
+                        other => panic!("invalid settings as text give {other:?}"),
+                    }
+                }
+            }
         }
         Err(other) => panic!("a settings error that names no key: {other}"),
     }
