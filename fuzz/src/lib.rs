@@ -224,11 +224,9 @@ fn check_error(error: &Value) {
             assert!(count_at(error, "line") >= 1, "a JSON error on line 0");
             count_at(error, "column");
         }
+        // the key may be empty: settings can hold a member named ""
         "invalid-settings" => {
-            assert!(
-                !string_at(error, "key", "a settings error").is_empty(),
-                "a settings error names no key"
-            );
+            string_at(error, "key", "a settings error");
         }
         "settings-in-input" | "invalid-object" => {
             string_at(error, "path", "an error");
