@@ -342,7 +342,7 @@ fuzz: fuzz-build fuzz-seeds
 # Minimises what `make fuzz` found into the committed corpus: the smallest
 # set of inputs that covers every edge (counters off: hit counts would keep
 # three times the files for 0.1 % more edges).
-fuzz-merge: fuzz-build
+fuzz-merge: fuzz-build fuzz-seeds
 	@for t in $(FUZZ_TARGETS); do \
 		rm -rf $(FUZZ_WORK)/merged/$$t && mkdir -p $(FUZZ_WORK)/merged/$$t $(FUZZ_WORK)/$$t $(FUZZ_DIR)/corpus/$$t; \
 		$(FUZZ_BIN)/$$t $(FUZZ_OPTS) -set_cover_merge=1 -use_counters=0 $(FUZZ_WORK)/merged/$$t \
