@@ -109,11 +109,17 @@ pub fn load(text: &str) -> Vec<Document> {
 /// The scanner puts an error at the end of the input on the line after it
 /// (it reads as if a newline followed): without a final newline that line
 /// does not exist, and the error belongs at the end of the last one.
+/// Lines end as YAML ends them: at `\n`, `\r\n` or a lone `\r`.
 fn inside(chunk: &str, start_line: usize, mut e: YamlError) -> YamlError {
-    let last = chunk.split('\n').count() - 1 + start_line;
+    let breaks = chunk.matches(['\n', '\r']).count() - chunk.matches("\r\n").count();
+    let last = start_line + breaks;
     if e.line > last {
         e.line = last;
-        e.column = chunk.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        e.column = chunk
+            .rsplit(['\n', '\r'])
+            .next()
+            .map_or(0, |l| l.chars().count())
+            + 1;
     }
     e
 }
@@ -979,6 +985,7 @@ mod tests {
             ("a: [1", 1, 6),
             ("kind: Pod\nspec: {a: [1, {b: 2}", 2, 21),
             ("---\nkind: Pod\n---\nx: {y: 1", 4, 9),
+            ("kind: Pod\r\nspec:\r  x: [1", 3, 8),
         ] {
             let docs = load(text);
             let err = docs.last().unwrap().value.as_ref().unwrap_err();

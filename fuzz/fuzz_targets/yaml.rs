@@ -8,9 +8,10 @@ use portcullis::yamlcheck::check_text;
 use portcullis_fuzz::same_json;
 use serde_json::Value;
 
-/// Lines of the text, the last one counted even without its newline.
+/// Lines of the text as YAML counts them (a line ends at `\n`, `\r\n` or a
+/// lone `\r`), the last one counted even without its line break.
 fn lines(text: &str) -> usize {
-    text.split('\n').count()
+    text.replace("\r\n", "\n").split(['\n', '\r']).count()
 }
 
 fn inside(text: &str, line: usize, column: usize, what: &str) {
