@@ -21,10 +21,23 @@ pub fn mutated(data: &[u8]) -> Option<Vec<u8>> {
         at: 0,
     };
     for _ in 0..MAX_OPS {
+        // the API server takes objects up to about 3 MiB: nothing bigger
+        // reaches a webhook, and duplications would otherwise grow without end
+        if json_len(&root) > MAX_BYTES {
+            break;
+        }
         let Some(op) = bytes.u8() else { break };
         apply(&mut root, op, &mut bytes);
     }
     serde_json::to_vec(&root).ok()
+}
+
+/// The largest input mutations grow (an op at most doubles it, but for
+/// duplications, which are bounded by this too).
+const MAX_BYTES: usize = 3 << 20;
+
+fn json_len(v: &Value) -> usize {
+    serde_json::to_vec(v).map_or(usize::MAX, |b| b.len())
 }
 
 /// Mutations per input: enough to combine a few, few enough to stay fast.
@@ -297,6 +310,7 @@ fn apply(root: &mut Value, op: u8, bytes: &mut Bytes<'_>) {
             let (which, times) = (bytes.u16(), usize::from(bytes.byte()));
             if let Some(Value::Array(items)) = node(root, bytes) {
                 if let Some(item) = items.get(which % items.len().max(1)).cloned() {
+                    let times = times.min(MAX_BYTES / json_len(&item).max(1));
                     items.extend(std::iter::repeat_n(item, times));
                 }
             }
