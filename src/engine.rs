@@ -10,13 +10,13 @@ use std::collections::BTreeMap;
 
 /// What the rules see beside each object of `review`.
 pub(crate) fn context<'r>(review: &'r Review<'r>, policy: &Policy) -> Context<'r> {
-    Context {
-        objects: &review.objects,
-        inventory: &review.inventory,
-        kubernetes_version: policy.kubernetes_version.unwrap_or(NEWEST_KNOWN),
-        admission: review.operation.is_some(),
-        listed: &review.listed,
-    }
+    Context::new(
+        &review.objects,
+        &review.inventory,
+        policy.kubernetes_version.unwrap_or(NEWEST_KNOWN),
+        review.operation.is_some(),
+        &review.listed,
+    )
 }
 
 /// Evaluates a detected review under a compiled policy.

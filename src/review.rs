@@ -3,7 +3,9 @@
 use crate::error::Error;
 use crate::object::{type_name, Object};
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -112,9 +114,117 @@ pub struct Context<'a> {
     pub admission: bool,
     /// Kinds the host read completely from the cluster.
     pub listed: &'a Listed,
+    index: Index<'a>,
+}
+
+/// The key of `(group, kind, namespace)`, and with a name, of an identity:
+/// owned, so that lookups need not share the index's lifetime. No part
+/// holds a newline.
+fn key(parts: &[&str]) -> String {
+    parts.join("\n")
+}
+
+/// Every known object once (bundle first, then the inventory without the
+/// copies of bundle objects), by kind and namespace and by name: built once
+/// per evaluation, so a rule that looks up a Secret or lists a namespace's
+/// NetworkPolicies for each of 10,000 objects costs 10,000 lookups, not
+/// 10,000 scans of the bundle.
+#[derive(Default)]
+struct Index<'a> {
+    known: Vec<&'a Object<'a>>,
+    /// Positions in `known` by `(group, kind, namespace)`, in order.
+    by_kind: HashMap<String, Vec<usize>>,
+    /// Namespaces holding each `(group, kind)`, in first-seen order.
+    namespaces: HashMap<String, Vec<&'a str>>,
+    /// The first object of each identity.
+    by_name: HashMap<String, usize>,
+    /// Positions in `known` of the bundle's objects by namespace, in order.
+    bundle_by_ns: HashMap<&'a str, Vec<usize>>,
+    /// How many of `known` come from the bundle.
+    bundled: usize,
+    /// Gateway API routes by the name of each Gateway their parentRefs
+    /// name, built when a rule first asks.
+    routes_by_parent: OnceCell<HashMap<String, Vec<usize>>>,
+    /// Certificates and Ingresses by each `namespace` + Secret name their
+    /// `secretName`s give, built when a rule first asks.
+    by_secret_name: OnceCell<HashMap<String, Vec<usize>>>,
+    /// The groupings rules ask for by name ([`Context::grouped`]).
+    groupings: RefCell<HashMap<&'static str, Rc<Grouping>>>,
+}
+
+/// Positions in [`Context::all`] grouped under keys a rule chose.
+pub type Grouping = HashMap<String, Vec<usize>>;
+
+impl<'a> Index<'a> {
+    fn new(objects: &'a [Object<'a>], inventory: &'a [Object<'a>]) -> Index<'a> {
+        let mut index = Index::default();
+        for o in objects {
+            let at = index.known.len();
+            index
+                .bundle_by_ns
+                .entry(o.namespace_or_default())
+                .or_default()
+                .push(at);
+            index.add(o);
+        }
+        index.bundled = index.known.len();
+        for o in inventory {
+            // an inventory copy of a bundle object is the bundle's version
+            let bundled = index
+                .by_name
+                .get(&identity(o))
+                .is_some_and(|at| *at < index.bundled);
+            if !bundled {
+                index.add(o);
+            }
+        }
+        index
+    }
+
+    fn add(&mut self, o: &'a Object<'a>) {
+        let at = self.known.len();
+        self.known.push(o);
+        self.by_name.entry(identity(o)).or_insert(at);
+        let (group, kind, ns) = (o.group(), o.kind, o.namespace_or_default());
+        let list = self.by_kind.entry(key(&[group, kind, ns])).or_default();
+        if list.is_empty() {
+            self.namespaces
+                .entry(key(&[group, kind]))
+                .or_default()
+                .push(ns);
+        }
+        list.push(at);
+    }
+
+    fn in_kind(&self, group: &str, kind: &str, namespace: &str) -> &[usize] {
+        self.by_kind
+            .get(&key(&[group, kind, namespace]))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+fn identity(o: &Object<'_>) -> String {
+    key(&[o.group(), o.kind, o.namespace_or_default(), o.name])
 }
 
 impl<'a> Context<'a> {
+    pub fn new(
+        objects: &'a [Object<'a>],
+        inventory: &'a [Object<'a>],
+        kubernetes_version: (u32, u32),
+        admission: bool,
+        listed: &'a Listed,
+    ) -> Context<'a> {
+        Context {
+            objects,
+            inventory,
+            kubernetes_version,
+            admission,
+            listed,
+            index: Index::new(objects, inventory),
+        }
+    }
+
     /// Every other object of the bundle and the inventory (never `of` itself
     /// nor an inventory copy of it).
     pub fn others<'s>(&'s self, of: &'s Object<'_>) -> impl Iterator<Item = &'s Object<'a>> + 's {
@@ -125,12 +235,170 @@ impl<'a> Context<'a> {
 
     /// Every object known: bundle then inventory, inventory copies of bundle objects skipped.
     pub fn all(&self) -> impl Iterator<Item = &Object<'a>> {
-        let objects = self.objects;
-        self.objects.iter().chain(
-            self.inventory
-                .iter()
-                .filter(move |i| !objects.iter().any(|o| o.same_identity(i))),
-        )
+        self.index.known.iter().copied()
+    }
+
+    /// The known objects of `group/kind` in `namespace`, in the order of
+    /// [`Context::all`].
+    pub fn of_kind<'s>(
+        &'s self,
+        group: &str,
+        kind: &str,
+        namespace: &str,
+    ) -> impl Iterator<Item = &'s Object<'a>> + 's {
+        self.index
+            .in_kind(group, kind, namespace)
+            .iter()
+            .filter_map(|at| self.index.known.get(*at).copied())
+    }
+
+    /// The other known objects of `group/kind` in `namespace`: never `of`
+    /// itself nor an inventory copy of it, as [`Context::others`].
+    pub fn others_of_kind<'s>(
+        &'s self,
+        of: &'s Object<'_>,
+        group: &str,
+        kind: &str,
+        namespace: &str,
+    ) -> impl Iterator<Item = &'s Object<'a>> + 's {
+        self.index
+            .in_kind(group, kind, namespace)
+            .iter()
+            .filter_map(move |at| {
+                let o = self.index.known.get(*at).copied()?;
+                (!self.is_itself(*at, o, of)).then_some(o)
+            })
+    }
+
+    /// Whether the known object at `at` is `of` itself or an inventory copy
+    /// of it.
+    fn is_itself(&self, at: usize, o: &Object<'_>, of: &Object<'_>) -> bool {
+        if at < self.index.bundled {
+            o.index == of.index
+        } else {
+            o.same_identity(of)
+        }
+    }
+
+    fn positions<'s>(
+        &'s self,
+        at: &'s [usize],
+        of: &'s Object<'_>,
+    ) -> impl Iterator<Item = &'s Object<'a>> + 's {
+        at.iter().filter_map(move |at| {
+            let o = self.index.known.get(*at).copied()?;
+            (!self.is_itself(*at, o, of)).then_some(o)
+        })
+    }
+
+    /// The other Gateway API routes whose parentRefs name a Gateway called
+    /// `gateway` (in any namespace: the caller judges the rest of the ref).
+    pub fn routes_naming<'s>(
+        &'s self,
+        of: &'s Object<'_>,
+        gateway: &str,
+    ) -> impl Iterator<Item = &'s Object<'a>> + 's {
+        let index = self.index.routes_by_parent.get_or_init(|| {
+            let mut by: HashMap<String, Vec<usize>> = HashMap::new();
+            for (at, o) in self.index.known.iter().enumerate() {
+                if o.group() != "gateway.networking.k8s.io" || !o.kind.ends_with("Route") {
+                    continue;
+                }
+                let refs = o.raw.pointer("/spec/parentRefs").and_then(Value::as_array);
+                let mut names: Vec<&str> = refs
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.get("name").and_then(Value::as_str))
+                    .collect();
+                names.sort_unstable();
+                names.dedup();
+                for name in names {
+                    by.entry(name.to_string()).or_default().push(at);
+                }
+            }
+            by
+        });
+        let at: &[usize] = index.get(gateway).map_or(&[], Vec::as_slice);
+        self.positions(at, of)
+    }
+
+    /// The other cert-manager Certificates and Ingresses of namespace `ns`
+    /// whose `secretName` (a Certificate's, or one of an Ingress's TLS
+    /// entries) is `secret`, in the order of [`Context::all`].
+    pub fn naming_secret<'s>(
+        &'s self,
+        of: &'s Object<'_>,
+        ns: &str,
+        secret: &str,
+    ) -> impl Iterator<Item = &'s Object<'a>> + 's {
+        let index = self.index.by_secret_name.get_or_init(|| {
+            let mut by: HashMap<String, Vec<usize>> = HashMap::new();
+            for (at, o) in self.index.known.iter().enumerate() {
+                let mut names: Vec<&str> = match (&o.typed, o.certificate()) {
+                    (_, Some(cert)) => cert.secret_name.as_deref().into_iter().collect(),
+                    (crate::object::Typed::Ingress(spec), _) => spec
+                        .tls
+                        .iter()
+                        .flatten()
+                        .filter_map(|t| t.secret_name.as_deref())
+                        .collect(),
+                    _ => continue,
+                };
+                names.sort_unstable();
+                names.dedup();
+                for name in names {
+                    let k = key(&[o.namespace_or_default(), name.trim()]);
+                    by.entry(k).or_default().push(at);
+                }
+            }
+            by
+        });
+        let at: &[usize] = index.get(&key(&[ns, secret])).map_or(&[], Vec::as_slice);
+        self.positions(at, of)
+    }
+
+    /// A grouping of the known objects that a rule builds once per
+    /// evaluation and reads for each object it checks (say, Ingresses by the
+    /// route they claim): `build` runs on the first call for `name`, with
+    /// the objects of [`Context::all`] and their positions, and its
+    /// answer is kept for the later calls.
+    pub fn grouped(
+        &self,
+        name: &'static str,
+        build: impl FnOnce(&mut dyn Iterator<Item = (usize, &Object<'a>)>) -> Grouping,
+    ) -> Rc<Grouping> {
+        if let Some(g) = self.index.groupings.borrow().get(name) {
+            return Rc::clone(g);
+        }
+        let built = Rc::new(build(&mut self.index.known.iter().copied().enumerate()));
+        self.index
+            .groupings
+            .borrow_mut()
+            .insert(name, Rc::clone(&built));
+        built
+    }
+
+    /// The known object at a position of [`Context::all`].
+    pub fn at(&self, position: usize) -> Option<&Object<'a>> {
+        self.index.known.get(position).copied()
+    }
+
+    /// The bundle's objects in `namespace` (not the inventory's), in order.
+    pub fn bundle_in<'s>(&'s self, namespace: &str) -> impl Iterator<Item = &'s Object<'a>> + 's {
+        self.index
+            .bundle_by_ns
+            .get(namespace)
+            .into_iter()
+            .flatten()
+            .filter_map(|at| self.index.known.get(*at).copied())
+    }
+
+    /// The namespaces in which objects of `group/kind` are known.
+    pub fn namespaces_of(&self, group: &str, kind: &str) -> &[&'a str] {
+        self.index
+            .namespaces
+            .get(&key(&[group, kind]))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// An object by group, kind, namespace and name, in the bundle or the inventory.
@@ -141,12 +409,20 @@ impl<'a> Context<'a> {
         namespace: Option<&str>,
         name: &str,
     ) -> Option<&Object<'a>> {
-        self.all().find(|o| {
-            o.kind == kind
-                && o.group() == group
-                && o.name == name
-                && (namespace.is_none() || o.namespace.or(Some("default")) == namespace)
-        })
+        let at = match namespace {
+            Some(ns) => self
+                .index
+                .by_name
+                .get(&key(&[group, kind, ns, name]))
+                .copied(),
+            None => self
+                .namespaces_of(group, kind)
+                .iter()
+                .filter_map(|ns| self.index.by_name.get(&key(&[group, kind, ns, name])))
+                .min()
+                .copied(),
+        }?;
+        self.index.known.get(at).copied()
     }
 
     /// Whether there is a bundle to look things up in (more than the object itself).
@@ -161,9 +437,7 @@ impl<'a> Context<'a> {
     /// without it, says nothing.
     pub fn knows(&self, group: &str, kind: &str, namespace: &str) -> bool {
         self.listed.covers(group, kind, namespace)
-            || self.all().any(|o| {
-                o.kind == kind && o.group() == group && o.namespace_or_default() == namespace
-            })
+            || !self.index.in_kind(group, kind, namespace).is_empty()
     }
 }
 
@@ -559,5 +833,143 @@ fn walk_objects<'a>(
             "{at}: expected a map (Gatekeeper's inventory nests group/version, kind and name), found {}",
             type_name(other)
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // tests fail loudly by design
+
+    use super::*;
+    use serde_json::json;
+
+    /// The index answers what a scan of the bundle and the inventory
+    /// answers: bundle objects first, inventory copies of bundle objects
+    /// skipped, `of` never among the others, cluster-scoped objects in
+    /// "default".
+    #[test]
+    fn the_index_answers_as_a_scan() {
+        let route = |name: &str, ns: &str, parents: &[&str]| {
+            let refs: Vec<Value> = parents.iter().map(|p| json!({"name": p})).collect();
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                "metadata": {"name": name, "namespace": ns}, "spec": {"parentRefs": refs}})
+        };
+        let secret = |name: &str, ns: &str| json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns}});
+        let cert = |name: &str, ns: &str, secret: &str| {
+            json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                "metadata": {"name": name, "namespace": ns}, "spec": {"secretName": secret}})
+        };
+        let ingress = |name: &str, ns: &str, secret: &str| {
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"tls": [{"secretName": secret}, {"secretName": secret}]}})
+        };
+        let bundle = [
+            secret("a", "shop"),
+            secret("a", "shop"), // a duplicate document
+            secret("b", "web"),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "c"}}),
+            route("r1", "edge", &["gw", "gw", "other"]),
+            route("r2", "shop", &["gw"]),
+            cert("c1", "shop", "tls"),
+            ingress("i1", "shop", "tls"),
+            ingress("i2", "shop", " tls "),
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "nginx"}}),
+        ];
+        let inventory = [
+            secret("a", "shop"), // a copy of a bundle object
+            secret("z", "shop"),
+            route("r1", "edge", &["gw"]),
+            route("r9", "edge", &["gw"]),
+            cert("c9", "shop", "tls"),
+        ];
+        let objects: Vec<Object<'_>> = bundle
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Object::parse(v, i).unwrap())
+            .collect();
+        let inv: Vec<Object<'_>> = inventory
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Object::parse(v, i).unwrap())
+            .collect();
+        let listed = Listed::default();
+        let cx = Context::new(&objects, &inv, (1, 35), false, &listed);
+        let names = |it: &mut dyn Iterator<Item = &Object<'_>>| -> Vec<String> {
+            it.map(|o| format!("{}/{}/{}", o.kind, o.namespace_or_default(), o.name))
+                .collect()
+        };
+        // every object once, in order
+        assert_eq!(cx.all().count(), bundle.len() + inventory.len() - 2);
+        let scan: Vec<&Object<'_>> = objects
+            .iter()
+            .chain(
+                inv.iter()
+                    .filter(|i| !objects.iter().any(|o| o.same_identity(i))),
+            )
+            .collect();
+        assert_eq!(names(&mut cx.all()), names(&mut scan.iter().copied()));
+        for (group, kind, ns) in [
+            ("", "Secret", "shop"),
+            ("", "Secret", "default"),
+            ("", "Secret", "nowhere"),
+            ("networking.k8s.io", "IngressClass", "default"),
+        ] {
+            let want: Vec<&Object<'_>> = scan
+                .iter()
+                .copied()
+                .filter(|o| o.group() == group && o.kind == kind && o.namespace_or_default() == ns)
+                .collect();
+            assert_eq!(
+                names(&mut cx.of_kind(group, kind, ns)),
+                names(&mut want.iter().copied())
+            );
+            assert_eq!(cx.knows(group, kind, ns), !want.is_empty());
+            for of in objects.iter().chain(inv.iter()) {
+                let others: Vec<&Object<'_>> = cx
+                    .others(of)
+                    .filter(|o| {
+                        o.group() == group && o.kind == kind && o.namespace_or_default() == ns
+                    })
+                    .collect();
+                let mut got = names(&mut cx.others_of_kind(of, group, kind, ns));
+                let mut want = names(&mut others.iter().copied());
+                // `others` repeats inventory copies of bundle objects; the index does not
+                want.dedup();
+                got.dedup();
+                assert_eq!(got, want, "others of {}", of.name);
+            }
+        }
+        assert_eq!(cx.find("", "Secret", Some("shop"), "a").unwrap().index, 0);
+        assert_eq!(cx.find("", "Secret", Some("shop"), "z").unwrap().index, 1);
+        assert_eq!(
+            cx.find("", "Secret", None, "b").unwrap().namespace,
+            Some("web")
+        );
+        assert!(cx.find("", "Secret", Some("web"), "a").is_none());
+        assert_eq!(cx.namespaces_of("", "Secret"), ["shop", "web", "default"]);
+        // references: routes by parent name (each route once), producers by Secret
+        let r2 = &objects[5];
+        assert_eq!(
+            names(&mut cx.routes_naming(r2, "gw")),
+            ["HTTPRoute/edge/r1", "HTTPRoute/edge/r9"]
+        );
+        assert_eq!(
+            names(&mut cx.routes_naming(r2, "other")),
+            ["HTTPRoute/edge/r1"]
+        );
+        let i1 = &objects[7];
+        assert_eq!(
+            names(&mut cx.naming_secret(i1, "shop", "tls")),
+            [
+                "Certificate/shop/c1",
+                "Ingress/shop/i2",
+                "Certificate/shop/c9"
+            ]
+        );
+        assert_eq!(
+            names(&mut cx.bundle_in("default")),
+            ["Secret/default/c", "IngressClass/default/nginx"]
+        );
     }
 }

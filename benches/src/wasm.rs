@@ -15,12 +15,17 @@ pub struct Generic {
     pub engine: Engine,
     pub module: Module,
     pre: InstancePre<()>,
+    interruptible: bool,
 }
+
+/// How often an interruptible engine's epoch advances.
+pub const EPOCH: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// One live instance of the generic module.
 pub struct GenericGuest {
     store: Store<()>,
     memory: Memory,
+    interruptible: bool,
     alloc: TypedFunc<i32, i32>,
     dealloc: TypedFunc<(i32, i32), ()>,
     evaluate: TypedFunc<(i32, i32), i64>,
@@ -35,6 +40,26 @@ impl Generic {
         Self::from_module(engine, module)
     }
 
+    /// Compiled for calls that may be cut off (see [`GenericGuest::deadline`]):
+    /// the engine checks an epoch that a thread advances every
+    /// [`EPOCH`], which costs a little on every loop, so only the worst-case
+    /// measurements use it.
+    pub fn load_interruptible(path: &Path) -> Result<Generic> {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        let ticker = engine.clone();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(EPOCH);
+            ticker.increment_epoch();
+        });
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let module = Module::new(&engine, bytes)?;
+        let mut generic = Self::from_module(engine, module)?;
+        generic.interruptible = true;
+        Ok(generic)
+    }
+
     pub fn from_module(engine: Engine, module: Module) -> Result<Generic> {
         let linker: Linker<()> = Linker::new(&engine);
         let pre = linker.instantiate_pre(&module)?;
@@ -42,12 +67,17 @@ impl Generic {
             engine,
             module,
             pre,
+            interruptible: false,
         })
     }
 
     /// A fresh store and instance.
     pub fn instance(&self) -> Result<GenericGuest> {
         let mut store = Store::new(&self.engine, ());
+        if self.interruptible {
+            // a new store's deadline is now: no cut-off until one is set
+            store.set_epoch_deadline(u64::MAX / 2);
+        }
         let instance = self.pre.instantiate(&mut store)?;
         let memory = instance
             .get_memory(&mut store, "memory")
@@ -57,6 +87,7 @@ impl Generic {
             dealloc: instance.get_typed_func(&mut store, "dealloc")?,
             evaluate: instance.get_typed_func(&mut store, "evaluate")?,
             memory,
+            interruptible: self.interruptible,
             store,
         })
     }
@@ -82,6 +113,19 @@ impl GenericGuest {
         self.dealloc
             .call(&mut self.store, (rptr as i32, rlen as i32))?;
         Ok(out)
+    }
+
+    /// Cuts off the calls that follow after `limit` (an interruptible
+    /// module's only): such a call fails with a trap, and the instance is
+    /// not to be used after it.
+    pub fn deadline(&mut self, limit: std::time::Duration) -> Result<()> {
+        if !self.interruptible {
+            bail!("this module was not loaded interruptible");
+        }
+        let ticks = limit.as_millis() / EPOCH.as_millis().max(1);
+        self.store
+            .set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
+        Ok(())
     }
 
     /// Linear memory size in bytes: the high-water mark, since wasm memory never shrinks.

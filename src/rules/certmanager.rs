@@ -42,10 +42,7 @@ pub struct Producer {
 /// whose TLS entries name it (their hosts).
 pub fn producers(cx: &Context<'_>, of: &Object<'_>, ns: &str, secret: &str) -> Vec<Producer> {
     let mut out = Vec::new();
-    for o in cx.others(of) {
-        if o.namespace_or_default() != ns {
-            continue;
-        }
+    for o in cx.naming_secret(of, ns, secret) {
         if let Some(cert) = o.certificate() {
             if cert.secret_name.as_deref().map(str::trim) != Some(secret) {
                 continue;
@@ -94,9 +91,8 @@ pub fn producers(cx: &Context<'_>, of: &Object<'_>, ns: &str, secret: &str) -> V
 /// An Ingress annotated for the ingress-shim, other than `of`, whose TLS
 /// entries name Secret `secret` in namespace `ns`: cert-manager makes it.
 pub fn shim_ingress_for(cx: &Context<'_>, of: &Object<'_>, ns: &str, secret: &str) -> bool {
-    cx.others(of).any(|o| {
-        o.namespace_or_default() == ns
-            && is_ingress(o)
+    cx.naming_secret(of, ns, secret).any(|o| {
+        is_ingress(o)
             && shim_issuer(o).is_some()
             && o.ingress().is_some_and(|spec| {
                 spec.tls

@@ -128,13 +128,26 @@ const CONTROLLER_IMAGES: &[(&str, &str)] = &[
 ];
 
 fn image_matches(image: &str, name: &str) -> bool {
+    named(image_name(image), name)
+}
+
+/// An image reference without its digest and tag (the tag follows the last
+/// `:` after the last `/`: a registry port does not count).
+fn image_name(image: &str) -> &str {
     let image = image.split('@').next().unwrap_or(image);
-    // the tag follows the last `:` after the last `/` (a registry port does not count)
-    let image = match image.rsplit_once(':') {
+    match image.rsplit_once(':') {
         Some((head, tag)) if !tag.contains('/') => head,
         _ => image,
-    };
-    image == name || image.ends_with(&format!("/{name}"))
+    }
+}
+
+/// Whether an image name is `name`, in any registry or organisation.
+/// Compared without building strings: it runs for every container of
+/// objects that may hold thousands.
+fn named(image: &str, name: &str) -> bool {
+    image
+        .strip_suffix(name)
+        .is_some_and(|head| head.is_empty() || head.ends_with('/'))
 }
 
 /// The ingress or gateway controller this Service exposes, if it is one:
@@ -234,11 +247,10 @@ pub fn node_agent_of(obj: &Object<'_>) -> Option<&'static str> {
     let (spec, _) = obj.pod_spec()?;
     spec.all_containers().find_map(|(_, _, c)| {
         let by_image = c.image.as_deref().and_then(|image| {
+            let image = image_name(image);
+            let unarched = ARCH_SUFFIXES.iter().find_map(|a| image.strip_suffix(a));
             NODE_AGENTS.iter().find_map(|(name, agent)| {
-                let hit = image_matches(image, name)
-                    || ARCH_SUFFIXES
-                        .iter()
-                        .any(|arch| image_matches(image, &format!("{name}{arch}")));
+                let hit = named(image, name) || unarched.is_some_and(|u| named(u, name));
                 hit.then_some(*agent)
             })
         });
@@ -366,7 +378,25 @@ pub fn go_parse_bool(value: &str) -> Option<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::go_parse_bool;
+    use super::{go_parse_bool, image_matches};
+
+    /// An image is named by its last path segments, whatever its registry,
+    /// tag or digest; a longer name that ends the same is another image.
+    #[test]
+    fn image_names() {
+        for (image, name, want) in [
+            ("kube-proxy", "kube-proxy", true),
+            ("registry.k8s.io/kube-proxy:v1.35.0", "kube-proxy", true),
+            ("localhost:5000/kube-proxy", "kube-proxy", true),
+            ("quay.io/calico/node@sha256:00", "calico/node", true),
+            ("my-kube-proxy:v1", "kube-proxy", false),
+            ("quay.io/notcalico/node", "calico/node", false),
+            ("kube-proxy-extra", "kube-proxy", false),
+            ("localhost:5000", "kube-proxy", false),
+        ] {
+            assert_eq!(image_matches(image, name), want, "{image} {name}");
+        }
+    }
 
     #[test]
     fn go_booleans() {

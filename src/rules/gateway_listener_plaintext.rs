@@ -129,10 +129,7 @@ fn redirects_only(gateway: &Object<'_>, listener: &Value, cx: &Context<'_>) -> b
         .and_then(Value::as_str)
         .unwrap_or("Same");
     let mut attached = 0;
-    for route in cx.others(gateway) {
-        if route.group() != "gateway.networking.k8s.io" || !route.kind.ends_with("Route") {
-            continue;
-        }
+    for route in cx.routes_naming(gateway, gateway.name) {
         let barred = from == "Same"
             && route
                 .namespace

@@ -220,11 +220,12 @@ fn find_producers(cx: &Context<'_>, obj: &Object<'_>, served: &Served) -> Vec<Pr
         let found = if ns.is_empty() {
             let mut seen: Vec<&str> = Vec::new();
             let mut all = Vec::new();
-            for o in cx.others(obj) {
-                let ons = o.namespace_or_default();
-                if o.certificate().is_some() && !seen.contains(&ons) {
-                    seen.push(ons);
-                    all.extend(producers(cx, obj, ons, &served.secret));
+            for group in crate::crds::CERT_MANAGER_GROUPS {
+                for ons in cx.namespaces_of(group, "Certificate") {
+                    if !seen.contains(ons) {
+                        seen.push(ons);
+                        all.extend(producers(cx, obj, ons, &served.secret));
+                    }
                 }
             }
             all

@@ -270,6 +270,17 @@ impl RoutePath {
             _ => false,
         }
     }
+
+    /// A key equal for two paths exactly when [`RoutePath::same_route`]
+    /// holds, to group routes instead of comparing every pair.
+    pub fn route_key(&self) -> String {
+        if self.exact {
+            format!("={}", self.path)
+        } else {
+            let elements: Vec<&str> = self.elements().collect();
+            format!("^{}", elements.join("/"))
+        }
+    }
 }
 
 /// For the rules' tests: (object name, path, message) of one rule's findings.
@@ -317,6 +328,36 @@ mod tests {
         assert!(host_matches("*.example.com", "*.example.com"));
         assert!(!host_matches("a.example.com", "*.example.com"));
         assert!(!host_matches("", ""));
+    }
+
+    /// Two paths have the same key exactly when they are the same route.
+    #[test]
+    fn route_keys_agree_with_same_route() {
+        let paths: Vec<RoutePath> = [
+            (None, "Prefix"),
+            (Some("/"), "ImplementationSpecific"),
+            (Some(""), "Exact"),
+            (Some("/"), "Exact"),
+            (Some("/api"), "Prefix"),
+            (Some("/api/"), "Prefix"),
+            (Some("//api"), "ImplementationSpecific"),
+            (Some("/api"), "Exact"),
+            (Some("/api/"), "Exact"),
+            (Some("/api/v1"), "Prefix"),
+            (Some(" /api "), "Exact"),
+        ]
+        .iter()
+        .map(|(p, t)| RoutePath::new(*p, t))
+        .collect();
+        for a in &paths {
+            for b in &paths {
+                assert_eq!(
+                    a.same_route(b),
+                    a.route_key() == b.route_key(),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
     }
 
     /// The index answers exactly as the pairwise scan does.

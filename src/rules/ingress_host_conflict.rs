@@ -2,7 +2,7 @@ use crate::cluster::{ApiKind, Lookup, INGRESS, INGRESS_CLASS};
 use crate::object::Object;
 use crate::plain_rule;
 use crate::report::Severity;
-use crate::review::Context;
+use crate::review::{Context, Grouping};
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
 use crate::rules::go_parse_bool;
 use crate::rules::ingress_common::{
@@ -102,11 +102,11 @@ const CANARY: &str = "nginx.ingress.kubernetes.io/canary";
 
 /// The cluster's default IngressClass, when exactly one is known.
 fn default_class(cx: &Context<'_>) -> Option<String> {
-    let mut defaults = cx.all().filter(|o| {
-        o.kind == "IngressClass"
-            && o.group() == "networking.k8s.io"
-            && o.annotation(DEFAULT_CLASS) == Some("true")
-    });
+    let mut defaults = cx
+        .namespaces_of("networking.k8s.io", "IngressClass")
+        .iter()
+        .flat_map(|ns| cx.of_kind("networking.k8s.io", "IngressClass", ns))
+        .filter(|o| o.annotation(DEFAULT_CLASS) == Some("true"));
     let first = defaults.next()?;
     defaults
         .next()
@@ -153,6 +153,67 @@ fn collision(
     })
 }
 
+/// Rivals named in one finding; the rest are counted.
+const LISTED: usize = 10;
+
+/// An Ingress's identity whichever API group it was written in (see
+/// [`same_ingress`]).
+fn identity(o: &Object<'_>) -> String {
+    format!("{}\n{}\n{}", o.kind, o.namespace_or_default(), o.name)
+}
+
+/// What makes two claims one route: the class serving them, canary or not,
+/// the host (without case) and the route as `RoutePath::same_route` compares it.
+fn claim_key(
+    class: &Result<String, ()>,
+    canary: bool,
+    rule: &IngressRule,
+    path: &RoutePath,
+) -> String {
+    let class = match class {
+        Ok(c) => format!("class {c}"),
+        Err(()) => "no class".to_string(),
+    };
+    let host = match rule_host(rule.host.as_ref()) {
+        Some(h) => format!("host {}", normalize_host(h)),
+        None => "no host".to_string(),
+    };
+    format!("{class}\n{canary}\n{host}\n{}", path.route_key())
+}
+
+/// Marks that the Ingress of identity `who` is among the claims of `key`.
+fn member_key(key: &str, who: &str) -> String {
+    format!("member\n{key}\n{who}")
+}
+
+/// Every known Ingress's positions by the routes it claims, each Ingress
+/// once per route (its copies in other API groups or in the inventory
+/// counted once), plus a [`member_key`] entry for each.
+fn group_routes(
+    all: &mut dyn Iterator<Item = (usize, &Object<'_>)>,
+    default: Option<&str>,
+) -> Grouping {
+    let mut groups = Grouping::new();
+    for (at, o) in all {
+        let Some(spec) = o.ingress() else { continue };
+        let class = served_by(o, spec, default);
+        let canary = is_canary(o);
+        let who = identity(o);
+        for rule in spec.rules.iter().flatten() {
+            for path in paths(rule) {
+                let key = claim_key(&class, canary, rule, &path);
+                let member = member_key(&key, &who);
+                if groups.contains_key(&member) {
+                    continue;
+                }
+                groups.insert(member, Vec::new());
+                groups.entry(key).or_default().push(at);
+            }
+        }
+    }
+    groups
+}
+
 impl Check for IngressHostConflict {
     fn needs(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Lookup>) {
         // no field selector reaches the hosts: one listing of every Ingress
@@ -179,33 +240,61 @@ impl Check for IngressHostConflict {
         let Some(spec) = obj.ingress() else { return };
         let default = default_class(cx);
         let class = served_by(obj, spec, default.as_deref());
-        let others: Vec<(&Object<'_>, &IngressSpec)> = cx
-            .others(obj)
-            .filter(|o| !same_ingress(obj, o))
-            .filter_map(|o| o.ingress().map(|s| (o, s)))
-            .filter(|(o, s)| class == served_by(o, s, default.as_deref()))
-            // a canary beside the Ingress it splits traffic with is merged, not a rival
-            .filter(|(o, _)| is_canary(obj) == is_canary(o))
-            .collect();
-        if others.is_empty() {
-            return;
-        }
+        // every Ingress's routes grouped once per evaluation: comparing each
+        // Ingress with every other costs n² over a bundle of thousands
+        let groups = cx.grouped(META.id, |all| group_routes(all, default.as_deref()));
+        let me = identity(obj);
         let name = obj.display_name();
         for (i, rule) in spec.rules.iter().flatten().enumerate() {
             let ours = paths(rule);
-            let mut claims: Vec<String> = Vec::new();
-            let mut seen = std::collections::BTreeSet::new();
-            for (other, other_spec) in &others {
-                if let Some((their_host, path)) = collision(rule, &ours, other_spec) {
-                    let host = their_host.map_or("no host".to_string(), |h| format!("host `{h}`"));
-                    let claim = format!("{} ({host}, path `{path}`)", other.display_name());
-                    if seen.insert(claim.clone()) {
-                        claims.push(claim);
+            let mut keys: Vec<String> = ours
+                .iter()
+                .map(|p| claim_key(&class, is_canary(obj), rule, p))
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            // the rivals on these routes, each once, in the order of the bundle
+            let mut rivals: Vec<usize> = Vec::new();
+            let mut count = 0;
+            if let [key] = keys.as_slice() {
+                let members = groups.get(key).map_or(&[][..], Vec::as_slice);
+                let mine = groups.contains_key(&member_key(key, &me));
+                count = members.len().saturating_sub(usize::from(mine));
+                rivals.extend(
+                    members
+                        .iter()
+                        .copied()
+                        .filter(|at| cx.at(*at).is_some_and(|o| !same_ingress(obj, o)))
+                        .take(LISTED),
+                );
+            } else {
+                let mut seen = std::collections::HashSet::new();
+                for key in &keys {
+                    for at in groups.get(key).into_iter().flatten() {
+                        let Some(o) = cx.at(*at) else { continue };
+                        if !same_ingress(obj, o) && seen.insert(identity(o)) {
+                            count += 1;
+                            if rivals.len() < LISTED {
+                                rivals.push(*at);
+                            }
+                        }
                     }
                 }
             }
-            if claims.is_empty() {
+            if count == 0 {
                 continue;
+            }
+            let mut claims: Vec<String> = rivals
+                .iter()
+                .filter_map(|at| {
+                    let other = cx.at(*at)?;
+                    let (their_host, path) = collision(rule, &ours, other.ingress()?)?;
+                    let host = their_host.map_or("no host".to_string(), |h| format!("host `{h}`"));
+                    Some(format!("{} ({host}, path `{path}`)", other.display_name()))
+                })
+                .collect();
+            if count > claims.len() {
+                claims.push(format!("{} more", count - claims.len()));
             }
             let host = rule_host(rule.host.as_ref())
                 .map_or("a rule without a host".to_string(), |h| {
@@ -242,6 +331,43 @@ mod tests {
 
     fn settings() -> serde_json::Value {
         json!({"rules": {RULE: "deny"}})
+    }
+
+    /// Many Ingresses on one route: each is told the first rivals by name
+    /// and how many more there are, and no copy of itself counts, nor an
+    /// Ingress of another class.
+    #[test]
+    fn many_rivals_are_named_up_to_a_count() {
+        let mut objects: Vec<serde_json::Value> = (0..15)
+            .map(|i| test_ingress("shop", &format!("web-{i:02}"), &[Some("shop.example.com")]))
+            .collect();
+        let mut other_class = test_ingress("shop", "elsewhere", &[Some("shop.example.com")]);
+        other_class["spec"]["ingressClassName"] = json!("traefik");
+        objects.push(other_class);
+        let mut legacy_copy = test_ingress("shop", "web-00", &[Some("SHOP.example.com.")]);
+        legacy_copy["apiVersion"] = json!("extensions/v1beta1");
+        let input = json!({"objects": objects, "inventory": [legacy_copy], "settings": settings()});
+        let f = findings_of(RULE, &input);
+        assert_eq!(f.len(), 15, "{f:?}");
+        let first = &f[0];
+        assert_eq!(first.0, "web-00");
+        for i in 1..=10 {
+            assert!(
+                first.2.contains(&format!("Ingress shop/web-{i:02} (")),
+                "{}",
+                first.2
+            );
+        }
+        assert!(!first.2.contains("web-11 ("), "{}", first.2);
+        assert!(first.2.contains("; 4 more,"), "{}", first.2);
+        assert!(!first.2.contains("elsewhere"), "{}", first.2);
+        // the last one's rivals start with web-00, listed once
+        assert_eq!(
+            f[14].2.matches("Ingress shop/web-00 (").count(),
+            1,
+            "{}",
+            f[14].2
+        );
     }
 
     #[test]

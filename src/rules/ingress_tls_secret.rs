@@ -60,29 +60,29 @@ const ISSUER_ANNOTATIONS: &[&str] = &["cert-manager.io/cluster-issuer", "cert-ma
 
 /// The object in the bundle or inventory that will create Secret `name`, if any.
 fn secret_source(cx: &Context<'_>, of: &Object<'_>, ns: &str, name: &str) -> Option<String> {
-    cx.others(of).find_map(|o| {
-        if o.namespace_or_default() != ns {
-            return None;
-        }
-        let writes = match (o.group(), o.kind) {
-            ("cert-manager.io", "Certificate") => {
-                o.raw.pointer("/spec/secretName").and_then(Value::as_str) == Some(name)
-            }
-            ("bitnami.com", "SealedSecret") => {
-                let target = o
-                    .raw
-                    .pointer("/spec/template/metadata/name")
-                    .and_then(Value::as_str);
-                target.unwrap_or(o.name) == name
-            }
-            ("external-secrets.io", "ExternalSecret") => {
-                let target = o.raw.pointer("/spec/target/name").and_then(Value::as_str);
-                target.unwrap_or(o.name) == name
-            }
-            _ => false,
-        };
-        writes.then(|| o.display_name())
-    })
+    [&CERTIFICATE, &SEALED_SECRET, &EXTERNAL_SECRET]
+        .iter()
+        .flat_map(|k| cx.others_of_kind(of, k.group, k.kind, ns))
+        .find_map(|o| {
+            let writes = match (o.group(), o.kind) {
+                ("cert-manager.io", "Certificate") => {
+                    o.raw.pointer("/spec/secretName").and_then(Value::as_str) == Some(name)
+                }
+                ("bitnami.com", "SealedSecret") => {
+                    let target = o
+                        .raw
+                        .pointer("/spec/template/metadata/name")
+                        .and_then(Value::as_str);
+                    target.unwrap_or(o.name) == name
+                }
+                ("external-secrets.io", "ExternalSecret") => {
+                    let target = o.raw.pointer("/spec/target/name").and_then(Value::as_str);
+                    target.unwrap_or(o.name) == name
+                }
+                _ => false,
+            };
+            writes.then(|| o.display_name())
+        })
 }
 
 /// The `secretName` of each TLS entry that names one.
@@ -184,8 +184,7 @@ impl Check for IngressTlsSecret {
                     continue;
                 }
                 let elsewhere = cx
-                    .others(obj)
-                    .find(|o| o.group().is_empty() && o.kind == "Secret" && o.name == secret_name)
+                    .find("", "Secret", None, secret_name)
                     .map(|o| {
                         format!(
                             " A Secret of that name exists in namespace {}, but an Ingress can only use Secrets \

@@ -92,8 +92,7 @@ impl Check for NamespaceDefaultDenyMissing {
             return;
         }
         let ns = obj.namespace_or_default();
-        let in_ns = |o: &&Object<'_>| o.namespace_or_default() == ns;
-        let first = cx.objects.iter().filter(in_ns).find(|o| holds_pods(o));
+        let first = cx.bundle_in(ns).find(|o| holds_pods(o));
         if first.is_some_and(|f| f.index != obj.index) {
             return;
         }
@@ -103,10 +102,12 @@ impl Check for NamespaceDefaultDenyMissing {
         if !cx.knows(NETWORK_POLICY.group, NETWORK_POLICY.kind, ns) {
             return;
         }
-        let protected = cx.all().filter(in_ns).any(|o| match &o.typed {
-            Typed::NetworkPolicy(spec) => denies_all_ingress(spec),
-            _ => false,
-        });
+        let protected = cx
+            .of_kind(NETWORK_POLICY.group, NETWORK_POLICY.kind, ns)
+            .any(|o| match &o.typed {
+                Typed::NetworkPolicy(spec) => denies_all_ingress(spec),
+                _ => false,
+            });
         if protected {
             return;
         }

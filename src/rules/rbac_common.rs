@@ -114,13 +114,9 @@ pub fn run_bundle(
         .enumerate()
         .map(|(i, d)| Object::parse(d, i).unwrap())
         .collect();
-    let cx = crate::review::Context {
-        objects: &objects,
-        inventory: &[],
-        kubernetes_version: crate::versions::NEWEST_KNOWN,
-        admission: false,
-        listed: &crate::review::Listed::default(),
-    };
+    let listed = crate::review::Listed::default();
+    let cx =
+        crate::review::Context::new(&objects, &[], crate::versions::NEWEST_KNOWN, false, &listed);
     objects
         .iter()
         .map(|o| {

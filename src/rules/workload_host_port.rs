@@ -85,6 +85,8 @@ impl Check for Configured {
             format!("this policy allows host ports {}", list.join(", "))
         };
         let host_network = spec.host_network == Some(true);
+        // one answer per object, not per port: a pod may have thousands
+        let mut advice: Option<String> = None;
         for (list, i, container) in spec.all_containers() {
             let image = container.image.as_deref().unwrap_or_default();
             if self.exempt_images.iter().any(|g| g.matches(image)) {
@@ -116,11 +118,11 @@ impl Check for Configured {
                                and NetworkPolicies";
                 let hit = if host_network {
                     // removing hostPort would not help: defaulting puts it back
-                    let advice = match node_agent_of(obj) {
+                    let advice = advice.get_or_insert_with(|| match node_agent_of(obj) {
                         Some(agent) => node_agent_advice(obj, META.id, agent),
                         None => "Take the pod off the host network and expose the container through a Service."
                             .to_string(),
-                    };
+                    });
                     Hit::new(
                         path,
                         format!(

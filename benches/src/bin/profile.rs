@@ -1,6 +1,8 @@
 //! A steady loop over one input for profilers (callgrind, perf):
 //! `profile [service|ingress|deployment|clusterrole|bundle] [iterations]`,
-//! or `profile tree DIR [objects]` to write the CLI's manifest tree.
+//! `profile worst RULE-ID [iterations]` for a rule's worst input at its
+//! limit (benches/src/worst.rs), or `profile tree DIR [objects]` to write
+//! the CLI's manifest tree.
 
 use portcullis::PolicyCache;
 use portcullis_bench::inputs;
@@ -20,6 +22,27 @@ fn main() {
                 eprintln!("profile: {e}");
                 std::process::exit(1);
             }
+        }
+        return;
+    }
+    if which == "worst" {
+        let rule = args.next().unwrap_or_default();
+        let Some(w) = portcullis_bench::worst::find(&rule) else {
+            eprintln!("profile: no worst case for {rule:?}");
+            std::process::exit(2);
+        };
+        let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
+        let units = portcullis_bench::worst::units_at_limit(w);
+        let input = portcullis_bench::worst::request(w, units);
+        for _ in 0..n {
+            let started = std::time::Instant::now();
+            let answer = CACHE.evaluate_to_json(std::hint::black_box(&input));
+            println!(
+                "{rule}: {units} units, {} input bytes, {} answer bytes, {:.1} ms",
+                input.len(),
+                answer.len(),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
         }
         return;
     }

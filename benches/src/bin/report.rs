@@ -1131,7 +1131,7 @@ fn worst_cases(out: &mut Out, generic_path: &Path) -> Result<()> {
         out.line("");
         return Ok(());
     }
-    let generic = Generic::load(generic_path)?;
+    let generic = Generic::load_interruptible(generic_path)?;
     out.line(format!(
         "Each rule's worst input (benches/src/worst.rs) under wasmtime, one instance kept across \
          requests. 8× is the limit: the largest single object under {} MiB (the API server's \
@@ -1142,13 +1142,14 @@ fn worst_cases(out: &mut Out, generic_path: &Path) -> Result<()> {
          shows as about 1.1; the goal is ≤ {} for every rule and ≤ {} ms at 8× for a single object. \
          *listed* counts the findings the 8× answer lists (at most {} per rule, object and action; \
          the rest are counted in `truncated`). Every rule's input runs every rule of the default \
-         settings.",
+         settings. A request still running after {} s is cut off and shown as *cut off*.",
         worst::OBJECT_LIMIT / (1024 * 1024),
         worst::ANNOTATIONS_LIMIT / 1024,
         worst::BUNDLE_OBJECTS,
         worst::MAX_EXPONENT,
         worst::OBJECT_MS,
         portcullis::engine::FINDINGS_PER_RULE,
+        worst::DEADLINE.as_secs(),
     ));
     out.line("");
     out.line("| rule | worst input | units at 8× | 8× size | 1× | 8× | exponent | memory at 8× | listed | answer |");
@@ -1174,6 +1175,18 @@ fn worst_cases(out: &mut Out, generic_path: &Path) -> Result<()> {
             over_growth.push(w.rule);
         }
         let flag = |ok: bool| if ok { "" } else { " **over**" };
+        if row.cut_off {
+            out.line(format!(
+                "| {} | {} | {} {} | {} | – | **cut off** after {} s | – | – | – | – |",
+                w.rule,
+                w.what,
+                row.units,
+                if row.bundle { "objects" } else { "units" },
+                kib(row.bytes.1 as u64),
+                worst::DEADLINE.as_secs(),
+            ));
+            continue;
+        }
         out.line(format!(
             "| {} | {} | {} {} | {} | {:.1} ms | {:.1} ms{} | {:.2}{} | {} | {} | {} |",
             w.rule,

@@ -26,7 +26,7 @@ fn main() -> Result<()> {
     }
     let generics: Vec<Generic> = modules
         .iter()
-        .map(|m| Generic::load(m))
+        .map(|m| Generic::load_interruptible(m))
         .collect::<Result<_>>()?;
     let mut header = "| rule | 8× input |".to_string();
     let mut rule_line = "|---|---|".to_string();
@@ -53,6 +53,13 @@ fn main() -> Result<()> {
                     if row.bundle { "objects" } else { "units" },
                     row.bytes.1 / 1024
                 );
+            }
+            if row.cut_off {
+                line.push_str(&format!(
+                    " – | cut off after {} s | – | – |",
+                    portcullis_bench::worst::DEADLINE.as_secs()
+                ));
+                continue;
             }
             line.push_str(&format!(
                 " {:.1} | {:.1} | {:.2} | {} |",
