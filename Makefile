@@ -321,10 +321,10 @@ fuzz-lint: setup
 	$(CARGO) clippy --manifest-path $(FUZZ_DIR)/Cargo.toml --target-dir $(FUZZ_TARGET_DIR) \
 		--all-targets -- -D warnings
 
-# The seed corpora, from the case files and the example shop.
+# The seed corpora, from the case files and the example shop (a plain
+# build: uninstrumented code has nothing to link libFuzzer for).
 fuzz-seeds:
-	RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) run --release --manifest-path $(FUZZ_DIR)/Cargo.toml \
-		--target $(FUZZ_TRIPLE) --target-dir $(FUZZ_TARGET_DIR) \
+	$(CARGO) run --release --manifest-path $(FUZZ_DIR)/Cargo.toml --target-dir $(FUZZ_TARGET_DIR) \
 		--bin seeds -- $(FUZZ_WORK)/seeds
 
 # Every target for FUZZ_SECONDS, one after the other, from the committed
