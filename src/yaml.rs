@@ -91,6 +91,9 @@ pub fn load(text: &str) -> Vec<Document> {
         let mut positions = HashMap::new();
         let value = parse_document(chunk, start_line, &mut positions)
             .map_err(|e| inside(chunk, start_line, e));
+        for pos in positions.values_mut() {
+            *pos = pos_inside(chunk, start_line, *pos);
+        }
         let value = match value {
             Ok(Value::Null) if positions.len() <= 1 => continue,
             other => other,
@@ -111,17 +114,34 @@ pub fn load(text: &str) -> Vec<Document> {
 /// does not exist, and the error belongs at the end of the last one.
 /// Lines end as YAML ends them: at `\n`, `\r\n` or a lone `\r`.
 fn inside(chunk: &str, start_line: usize, mut e: YamlError) -> YamlError {
+    let pos = pos_inside(
+        chunk,
+        start_line,
+        Pos {
+            line: e.line,
+            column: e.column,
+        },
+    );
+    (e.line, e.column) = (pos.line, pos.column);
+    e
+}
+
+/// A position past the end of the text (an error or an empty node at its
+/// end) moved to the end of its last line.
+fn pos_inside(chunk: &str, start_line: usize, pos: Pos) -> Pos {
     let breaks = chunk.matches(['\n', '\r']).count() - chunk.matches("\r\n").count();
     let last = start_line + breaks;
-    if e.line > last {
-        e.line = last;
-        e.column = chunk
+    if pos.line <= last {
+        return pos;
+    }
+    Pos {
+        line: last,
+        column: chunk
             .rsplit(['\n', '\r'])
             .next()
             .map_or(0, |l| l.chars().count())
-            + 1;
+            + 1,
     }
-    e
 }
 
 /// A stream of JSON values one after another (`{…}\n{…}`), which kubectl
@@ -991,6 +1011,9 @@ mod tests {
             let err = docs.last().unwrap().value.as_ref().unwrap_err();
             assert_eq!((err.line, err.column), (line, column), "{text:?}: {err}");
         }
+        // a node at the very end, as an empty scalar after a tag
+        let docs = load("!");
+        assert_eq!(docs[0].position(""), Pos { line: 1, column: 2 });
         // with the final newline, the line after it is there to point at
         let docs = load("a: [1\n");
         let err = docs[0].value.as_ref().unwrap_err();
