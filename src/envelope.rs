@@ -58,15 +58,14 @@ pub fn parse(input: &[u8]) -> Result<Envelope<'_>, Error> {
     let member = review::settings_member(&map);
     let mut settings = None;
     for (key, member_text) in raw {
+        // read as text, a member escapes serde_json's nesting limit (and
+        // parsed alone it would start again at the top): one that may pass
+        // it is refused as parse_json refuses it
+        if nesting(member_text.get().as_bytes()) >= NESTING_LIMIT - 1 {
+            serde_json::from_slice::<Value>(text).map_err(|e| Error::from_json(&e))?;
+        }
         match member.filter(|m| *m == key) {
-            Some(m) => {
-                // read as text, a member escapes serde_json's nesting limit:
-                // one that may pass it is refused as parse_json refuses it
-                if nesting(member_text.get().as_bytes()) >= NESTING_LIMIT - 1 {
-                    serde_json::from_slice::<Value>(text).map_err(|e| Error::from_json(&e))?;
-                }
-                settings = Some((m, member_text));
-            }
+            Some(m) => settings = Some((m, member_text)),
             // an object's own `parameters` (a StorageClass's), or a member
             // detection refuses: parsed like every other member
             None => {
@@ -242,6 +241,13 @@ mod tests {
                 "{{\"objects\": [], \"settings\": {}1{}}}",
                 "[".repeat(200),
                 "]".repeat(200)
+            )
+            .as_bytes(),
+            // and inside a member that is not the settings, parsed on its own
+            format!(
+                "{{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"parameters\": {}1{}}}",
+                "[".repeat(127),
+                "]".repeat(127)
             )
             .as_bytes(),
             br#"{"request": "#,
