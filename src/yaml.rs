@@ -423,6 +423,7 @@ fn parse_document(
     let line_offset = start_line - 1;
     let mut spent = 0usize;
     let mut swept = false;
+    let mut last_stop: Option<(usize, usize, String)> = None;
     while spent <= REPAIR_BUDGET {
         spent += chunk.len().max(1);
         positions.clear();
@@ -442,6 +443,14 @@ fn parse_document(
                 }
             }
         }
+        // a repair that leaves the scanner where it stopped cured nothing
+        // (a lone CR ends a line for the scanner, not for the repairs): the
+        // scanner's error stands
+        let stop = (mark.line(), mark.col(), info.clone());
+        if last_stop.as_ref() == Some(&stop) {
+            plan.reindent.clear();
+        }
+        last_stop = Some(stop);
         if plan.reindent.is_empty() {
             let pos = match plan.blame {
                 Some((line, col)) => original_at(line, col, line_offset, &shift),
@@ -1018,6 +1027,19 @@ mod tests {
         let docs = load("a: [1\n");
         let err = docs[0].value.as_ref().unwrap_err();
         assert_eq!(err.line, 2, "{err}");
+    }
+
+    /// A lone CR is a line break to the scanner but not to the repairs,
+    /// which count lines at `\n`: the repair then reindented a line the
+    /// scanner never complained of, again and again until its budget was
+    /// spent (seconds on a few hundred bytes). A repair that leaves the
+    /// scanner where it stopped gives up with the scanner's own error.
+    #[test]
+    fn a_repair_that_cures_nothing_is_not_repeated() {
+        let text = "spec:\n  containers:\n    - name: a\n      args: [\r-x, y]\n";
+        let docs = load(text);
+        let err = docs[0].value.as_ref().unwrap_err();
+        assert!(!err.message.contains("too many lines"), "{err}");
     }
 
     #[test]
