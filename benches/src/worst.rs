@@ -686,6 +686,25 @@ pub fn request(w: &Worst, n: usize) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap_or_default()
 }
 
+/// `request` with every rule off: what reading the request and writing the
+/// answer cost with no rule to run, the floor under every rule's figure.
+pub fn floor_request(request: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut v: Value = serde_json::from_slice(request)?;
+    let off: serde_json::Map<String, Value> = portcullis::rules::RULES
+        .iter()
+        .map(|r| (r.meta().id.to_string(), json!("off")))
+        .collect();
+    let settings = json!({ "rules": off });
+    let wrapped = match v.get_mut("request").map(Value::take) {
+        // an AdmissionReview: the Kubewarden shape carries settings beside it
+        Some(request) => json!({"request": request, "settings": settings}),
+        None => {
+            json!({"objects": v.get_mut("items").map_or(Value::Null, Value::take), "settings": settings})
+        }
+    };
+    Ok(serde_json::to_vec(&wrapped)?)
+}
+
 /// Units at 8×: the largest `n` whose object fits the budget, or the bundle size.
 pub fn units_at_limit(w: &Worst) -> usize {
     match w.build {
@@ -723,6 +742,8 @@ pub struct Row {
     pub bytes: (usize, usize),
     /// Median milliseconds per request at 1× and 8×.
     pub ms: (f64, f64),
+    /// Median milliseconds of the 8× request with every rule off.
+    pub floor_ms: f64,
     /// Linear memory of a fresh instance after one 8× request.
     pub memory: usize,
     /// Findings listed in the 8× answer, and the answer's bytes.
@@ -793,6 +814,7 @@ pub fn measure(generic: &crate::wasm::Generic, w: &'static Worst) -> anyhow::Res
         units: n8,
         bytes: (small.len(), big.len()),
         ms: (0.0, DEADLINE.as_secs_f64() * 1e3),
+        floor_ms: 0.0,
         memory: 0,
         findings: 0,
         answer_bytes: 0,
@@ -832,6 +854,9 @@ pub fn measure(generic: &crate::wasm::Generic, w: &'static Worst) -> anyhow::Res
         median_ms(7, || timed(&small))?,
         median_ms(5, || timed(&big))?,
     );
+    let floor = floor_request(&big)?;
+    timed(&floor)?;
+    row.floor_ms = median_ms(3, || timed(&floor))?;
     Ok(row)
 }
 

@@ -97,17 +97,39 @@ impl TlsCoverage {
                 continue;
             };
             for h in hosts {
-                let h = normalize_host(h);
-                if h.is_empty() {
-                    continue;
-                }
-                if let Some(suffix) = h.strip_prefix("*.") {
-                    cover.wildcard.insert(suffix.to_string());
-                }
-                cover.exact.insert(h);
+                cover.add(h);
             }
         }
         cover
+    }
+
+    /// The coverage of a list of host patterns, as [`host_matches`] reads
+    /// each; `*` covers every host.
+    pub fn of_patterns<'h>(patterns: impl IntoIterator<Item = &'h str>) -> TlsCoverage {
+        let mut cover = TlsCoverage {
+            all: false,
+            exact: Default::default(),
+            wildcard: Default::default(),
+        };
+        for p in patterns {
+            if p.trim() == "*" {
+                cover.all = true;
+            } else {
+                cover.add(p);
+            }
+        }
+        cover
+    }
+
+    fn add(&mut self, host: &str) {
+        let h = normalize_host(host);
+        if h.is_empty() {
+            return;
+        }
+        if let Some(suffix) = h.strip_prefix("*.") {
+            self.wildcard.insert(suffix.to_string());
+        }
+        self.exact.insert(h);
     }
 
     /// Whether some TLS entry covers `host`; `None` stands for a host-less
@@ -328,6 +350,32 @@ mod tests {
         assert!(host_matches("*.example.com", "*.example.com"));
         assert!(!host_matches("a.example.com", "*.example.com"));
         assert!(!host_matches("", ""));
+    }
+
+    /// Coverage of a pattern list answers as matching each pattern does,
+    /// `*` covering everything.
+    #[test]
+    fn pattern_coverage_agrees_with_host_matches() {
+        let patterns = ["a.example.com", "*.Example.org.", " b.example.com ", "*.x.io"];
+        let hosts = [
+            "a.example.com",
+            "A.EXAMPLE.COM.",
+            "q.example.org",
+            "example.org",
+            "p.q.example.org",
+            "*.example.org",
+            "*.other.org",
+            "b.example.com",
+            "y.x.io",
+            "",
+        ];
+        let cover = TlsCoverage::of_patterns(patterns);
+        for h in hosts {
+            let scan = patterns.iter().any(|p| host_matches(p, h));
+            assert_eq!(cover.covers(Some(h)), scan, "{h}");
+        }
+        let star = TlsCoverage::of_patterns(["*", "a.example.com"]);
+        assert!(hosts.iter().all(|h| star.covers(Some(h))));
     }
 
     /// Two paths have the same key exactly when they are the same route.

@@ -40,7 +40,7 @@ static META: RuleMeta = RuleMeta {
            ingress-nginx canary (`nginx.ingress.kubernetes.io/canary: \"true\"`) does not conflict with the \
            Ingress whose route it shares to split traffic (two canaries of one route do). \
            Default backends are left out: they only answer what no rule matches. One finding per rule, naming \
-           the other Ingresses."),
+           up to ten of the other Ingresses and counting the rest."),
     why: doc_text!("When two Ingresses claim the same host and path, the controller picks one by its own ordering \
           (creation time, name) and the other is silently shadowed, or the two are merged. Anyone allowed \
           to create an Ingress in any namespace can thereby take over another team's host or path, capture \

@@ -4,7 +4,7 @@ use crate::plain_rule;
 use crate::report::Severity;
 use crate::review::Context;
 use crate::rule::{Category, Check, Hit, RuleMeta, Scope};
-use crate::rules::ingress_common::host_matches;
+use crate::rules::ingress_common::TlsCoverage;
 use crate::rules::istio_common::{
     bare_host, carriage, has_credential, http_server_serves_nothing, is_egress, is_passthrough,
     protocol, terminates_with_own_certificate, tls_mode, Carriage,
@@ -97,12 +97,15 @@ fn host_list(server: &IstioServer) -> String {
 
 /// Another server of the Gateway serves every host of `plain` over TLS, so
 /// redirecting its clients there cannot send them into the void.
-fn https_serves_all(gateway: &IstioGateway, plain: &IstioServer) -> bool {
+fn https_serves_all(secure: &TlsCoverage, plain: &IstioServer) -> bool {
     let wanted = hosts(plain);
-    if wanted.is_empty() {
-        return false;
-    }
-    let secure: Vec<&IstioServer> = gateway
+    !wanted.is_empty() && wanted.iter().all(|h| secure.covers(Some(h)))
+}
+
+/// The hosts the HTTPS servers of a gateway serve securely, indexed once per
+/// gateway: a gateway of a few MiB can hold tens of thousands of servers.
+fn secure_hosts(gateway: &IstioGateway) -> TlsCoverage {
+    let secure = gateway
         .servers
         .iter()
         .flatten()
@@ -112,13 +115,8 @@ fn https_serves_all(gateway: &IstioGateway, plain: &IstioServer) -> bool {
                 let mode = tls_mode(t);
                 is_passthrough(&mode) || has_credential(t) || mode == "ISTIO_MUTUAL"
             })
-        })
-        .collect();
-    wanted.iter().all(|h| {
-        secure
-            .iter()
-            .any(|s| hosts(s).iter().any(|p| *p == "*" || host_matches(p, h)))
-    })
+        });
+    TlsCoverage::of_patterns(secure.flat_map(hosts))
 }
 
 fn old_tls(version: Option<&String>) -> Option<&str> {
@@ -135,6 +133,7 @@ impl Check for IstioGatewayPlaintext {
             return;
         }
         let name = obj.display_name();
+        let mut secure: Option<TlsCoverage> = None;
         for (i, server) in gateway.servers.iter().flatten().enumerate() {
             let Some(proto) = protocol(server) else {
                 continue;
@@ -177,7 +176,8 @@ impl Check for IstioGatewayPlaintext {
                     // the cause is the server's protocol and TLS settings, not its hosts
                     let cause = [format!("{at}/port"), format!("{at}/tls")];
                     hit = hit.evidence_at(obj, &[cause[0].as_str(), cause[1].as_str()]);
-                    if proto == "HTTP" && https_serves_all(gateway, server) {
+                    let secure = secure.get_or_insert_with(|| secure_hosts(gateway));
+                    if proto == "HTTP" && https_serves_all(secure, server) {
                         let fix = if obj
                             .raw
                             .pointer(&format!("{at}/tls"))

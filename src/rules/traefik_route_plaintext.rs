@@ -91,6 +91,9 @@ pub fn redirect_only(obj: &Object<'_>, route: &IngressRoute, cx: &Context<'_>) -
         })
 }
 
+/// Hosts named in one finding; the rest are counted.
+const LISTED: usize = 10;
+
 impl Check for Configured {
     fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
         let Some(route) = obj.ingress_route() else {
@@ -132,10 +135,12 @@ impl Check for Configured {
         if redirect_only(obj, route, cx) {
             return;
         }
+        // each host once, in order; a route of thousands is named by its first few
         let mut hosts: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for r in route.routes.iter().flatten() {
             for h in rule_hosts(r.rule.as_deref().unwrap_or_default()) {
-                if !hosts.contains(&h) {
+                if seen.insert(h.clone()) {
                     hosts.push(h);
                 }
             }
@@ -143,11 +148,15 @@ impl Check for Configured {
         let hosts = if hosts.is_empty() {
             "any host".to_string()
         } else {
-            hosts
+            let mut named: Vec<String> = hosts
                 .iter()
+                .take(LISTED)
                 .map(|h| format!("`{h}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+                .collect();
+            if hosts.len() > LISTED {
+                named.push(format!("{} more hosts", hosts.len() - LISTED));
+            }
+            named.join(", ")
         };
         let (path, binding) = match index {
             Some(i) => (

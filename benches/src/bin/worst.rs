@@ -32,10 +32,10 @@ fn main() -> Result<()> {
     let mut rule_line = "|---|---|".to_string();
     for m in &modules {
         header.push_str(&format!(
-            " {0} 1× ms | {0} 8× ms | {0} exponent | {0} findings |",
+            " {0} 1× ms | {0} 8× ms | {0} no rule ms | {0} exponent | {0} findings |",
             m.file_stem().and_then(|s| s.to_str()).unwrap_or("?")
         ));
-        rule_line.push_str("---|---|---|---|");
+        rule_line.push_str("---|---|---|---|---|");
     }
     println!("{header}\n{rule_line}");
     for w in WORST {
@@ -56,15 +56,16 @@ fn main() -> Result<()> {
             }
             if row.cut_off {
                 line.push_str(&format!(
-                    " – | cut off after {} s | – | – |",
+                    " – | cut off after {} s | – | – | – |",
                     portcullis_bench::worst::DEADLINE.as_secs()
                 ));
                 continue;
             }
             line.push_str(&format!(
-                " {:.1} | {:.1} | {:.2} | {} |",
+                " {:.1} | {:.1} | {:.1} | {:.2} | {} |",
                 row.ms.0,
                 row.ms.1,
+                row.floor_ms,
                 row.exponent(),
                 row.findings
             ));
