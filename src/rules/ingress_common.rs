@@ -356,7 +356,12 @@ mod tests {
     /// `*` covering everything.
     #[test]
     fn pattern_coverage_agrees_with_host_matches() {
-        let patterns = ["a.example.com", "*.Example.org.", " b.example.com ", "*.x.io"];
+        let patterns = [
+            "a.example.com",
+            "*.Example.org.",
+            " b.example.com ",
+            "*.x.io",
+        ];
         let hosts = [
             "a.example.com",
             "A.EXAMPLE.COM.",
