@@ -35,6 +35,7 @@
 use crate::report::Action;
 use crate::yaml;
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -584,6 +585,62 @@ pub fn run_all(
 fn is_request(v: &Value) -> bool {
     v.get("kind").and_then(Value::as_str) == Some("AdmissionReview")
         || (v.get("kind").is_some_and(Value::is_object) && v.get("operation").is_some())
+}
+
+/// A finding's rule and object, as the counts below key them.
+fn count_key(f: &Value) -> (String, String) {
+    let part = |k: &str| f.get(k).map(Value::to_string).unwrap_or_default();
+    (part("rule"), part("object"))
+}
+
+/// How many findings each rule has on each object in an answer (the core's
+/// report or `check_text`'s): the listed ones and those counted in
+/// `truncated`, so a fix is seen to take its finding away even when the
+/// list was full.
+pub fn finding_counts(report: &Value) -> HashMap<(String, String), usize> {
+    let mut out = HashMap::new();
+    for list in ["violations", "warnings", "findings"] {
+        for f in report
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            *out.entry(count_key(f)).or_insert(0) += 1;
+        }
+    }
+    for t in report
+        .get("truncated")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let unlisted = t.get("unlisted").and_then(Value::as_u64).unwrap_or(0);
+        let n: &mut usize = out.entry(count_key(t)).or_insert(0);
+        *n = (*n).saturating_add(usize::try_from(unlisted).unwrap_or(usize::MAX));
+    }
+    out
+}
+
+/// The fixes that did not take their finding away: `written` are findings of
+/// `before` whose fix was applied, `after` the answer on the fixed input.
+/// Each written fix must lower its rule's count on its object by one.
+pub fn unfixed(before: &Value, after: &Value, written: &[Value]) -> Vec<String> {
+    let (before, after) = (finding_counts(before), finding_counts(after));
+    let mut fixed: HashMap<(String, String), usize> = HashMap::new();
+    for f in written {
+        *fixed.entry(count_key(f)).or_insert(0) += 1;
+    }
+    let mut out: Vec<String> = fixed
+        .into_iter()
+        .filter(|(key, n)| {
+            after.get(key).copied().unwrap_or(0).saturating_add(*n)
+                > before.get(key).copied().unwrap_or(0)
+        })
+        .map(|((rule, object), _)| format!("{rule} on {object} is still reported after its fix"))
+        .collect();
+    out.sort();
+    out
 }
 
 /// Reads a YAML/JSON file into its documents' values.

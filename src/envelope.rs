@@ -52,19 +52,25 @@ pub fn parse(input: &[u8]) -> Result<Envelope<'_>, Error> {
     let mut de = serde_json::Deserializer::from_slice(text);
     let top = TopLevel
         .deserialize(&mut de)
-        .map_err(|e| Error::from_json(&e))?;
-    de.end().map_err(|e| Error::from_json(&e))?;
+        .and_then(|top| de.end().map(|()| top))
+        .map_err(|e| whole_error(text, &e))?;
     let Top { mut map, raw } = top;
     let member = review::settings_member(&map);
     let mut settings = None;
-    for (key, text) in raw {
+    for (key, member_text) in raw {
+        // read as text, a member escapes serde_json's nesting limit (and
+        // parsed alone it would start again at the top): one that may pass
+        // it is refused as parse_json refuses it
+        if nesting(member_text.get().as_bytes()) >= NESTING_LIMIT - 1 {
+            serde_json::from_slice::<Value>(text).map_err(|e| Error::from_json(&e))?;
+        }
         match member.filter(|m| *m == key) {
-            Some(m) => settings = Some((m, text)),
+            Some(m) => settings = Some((m, member_text)),
             // an object's own `parameters` (a StorageClass's), or a member
             // detection refuses: parsed like every other member
             None => {
-                let value = serde_json::from_slice(text.get().as_bytes())
-                    .map_err(|e| Error::from_json(&e))?;
+                let value = serde_json::from_slice(member_text.get().as_bytes())
+                    .map_err(|e| whole_error(text, &e))?;
                 map.insert(key.to_string(), value);
             }
         }
@@ -73,6 +79,39 @@ pub fn parse(input: &[u8]) -> Result<Envelope<'_>, Error> {
         value: Value::Object(map),
         settings,
     })
+}
+
+/// The error [`crate::parse_json`] gives for a text read here failed:
+/// serde_json places some errors (a control character in a string) one
+/// character apart when it skips a value as raw text. Errors are rare, so
+/// the text is parsed again the usual way to word and place it alike.
+fn whole_error(text: &[u8], first: &serde_json::Error) -> Error {
+    match serde_json::from_slice::<Value>(text) {
+        Err(e) => Error::from_json(&e),
+        Ok(_) => Error::from_json(first),
+    }
+}
+
+/// serde_json's nesting limit: arrays and objects deeper than this are an error.
+const NESTING_LIMIT: usize = 128;
+
+/// How deep arrays and objects nest in a JSON text.
+fn nesting(json: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    for b in json {
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
+            (false, _, b'[' | b'{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// The members that may carry settings: read as text until the whole
@@ -193,6 +232,24 @@ mod tests {
         for input in [
             &br#"{"request": {}, "settings": {"profile": }}"#[..],
             br#"{"request": {}} trailing"#,
+            // a control character in a string: serde_json places it one
+            // character apart when it skips a value as raw text
+            b"{\"objects\": [], \"settings\": {\"\n\": 1}}",
+            b"{\"objects\": [], \"parameters\": \"a\tb\"}",
+            // nesting past serde_json's limit inside a member read as text
+            format!(
+                "{{\"objects\": [], \"settings\": {}1{}}}",
+                "[".repeat(200),
+                "]".repeat(200)
+            )
+            .as_bytes(),
+            // and inside a member that is not the settings, parsed on its own
+            format!(
+                "{{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"parameters\": {}1{}}}",
+                "[".repeat(127),
+                "]".repeat(127)
+            )
+            .as_bytes(),
             br#"{"request": "#,
             b"\xff{}",
             b"",

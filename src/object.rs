@@ -365,9 +365,38 @@ impl<'a> Object<'a> {
         pointer: &str,
     ) -> Result<Option<T>, Error> {
         match self.raw.pointer(pointer) {
-            None | Some(Value::Null) => Ok(None),
+            None => self.no_wrong_container(pointer).map(|()| None),
+            Some(Value::Null) => Ok(None),
             Some(v) => self.typed_value(pointer, v).map(Some),
         }
+    }
+
+    /// A typed field is absent only when the walk to it ends at a missing
+    /// (or null) member: an array or a scalar on the way, where the API
+    /// expects an object, is a malformed object. Read as absent, the rules
+    /// would judge an empty spec and point findings through it.
+    fn no_wrong_container(&self, pointer: &str) -> Result<(), Error> {
+        let mut at = self.raw;
+        let mut path = String::new();
+        for token in pointer.split('/').skip(1) {
+            match at {
+                Value::Object(map) => match map.get(token) {
+                    Some(next) => at = next,
+                    None => return Ok(()),
+                },
+                Value::Null => return Ok(()),
+                other => {
+                    return Err(Error::Object {
+                        object: self.display_name(),
+                        path,
+                        message: format!("expected an object, found {}", type_name(other)),
+                    })
+                }
+            }
+            path.push('/');
+            path.push_str(token);
+        }
+        Ok(())
     }
 
     fn typed_value<T: for<'de> Deserialize<'de>>(

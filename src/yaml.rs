@@ -89,7 +89,11 @@ pub fn load(text: &str) -> Vec<Document> {
         }
         let index = docs.len();
         let mut positions = HashMap::new();
-        let value = parse_document(chunk, start_line, &mut positions);
+        let value = parse_document(chunk, start_line, &mut positions)
+            .map_err(|e| inside(chunk, start_line, e));
+        for pos in positions.values_mut() {
+            *pos = pos_inside(chunk, start_line, *pos);
+        }
         let value = match value {
             Ok(Value::Null) if positions.len() <= 1 => continue,
             other => other,
@@ -103,6 +107,41 @@ pub fn load(text: &str) -> Vec<Document> {
         });
     }
     docs
+}
+
+/// The scanner puts an error at the end of the input on the line after it
+/// (it reads as if a newline followed): without a final newline that line
+/// does not exist, and the error belongs at the end of the last one.
+/// Lines end as YAML ends them: at `\n`, `\r\n` or a lone `\r`.
+fn inside(chunk: &str, start_line: usize, mut e: YamlError) -> YamlError {
+    let pos = pos_inside(
+        chunk,
+        start_line,
+        Pos {
+            line: e.line,
+            column: e.column,
+        },
+    );
+    (e.line, e.column) = (pos.line, pos.column);
+    e
+}
+
+/// A position past the end of the text (an error or an empty node at its
+/// end) moved to the end of its last line.
+fn pos_inside(chunk: &str, start_line: usize, pos: Pos) -> Pos {
+    let breaks = chunk.matches(['\n', '\r']).count() - chunk.matches("\r\n").count();
+    let last = start_line + breaks;
+    if pos.line <= last {
+        return pos;
+    }
+    Pos {
+        line: last,
+        column: chunk
+            .rsplit(['\n', '\r'])
+            .next()
+            .map_or(0, |l| l.chars().count())
+            + 1,
+    }
 }
 
 /// A stream of JSON values one after another (`{…}\n{…}`), which kubectl
@@ -384,6 +423,7 @@ fn parse_document(
     let line_offset = start_line - 1;
     let mut spent = 0usize;
     let mut swept = false;
+    let mut last_stop: Option<(usize, usize, String)> = None;
     while spent <= REPAIR_BUDGET {
         spent += chunk.len().max(1);
         positions.clear();
@@ -403,6 +443,14 @@ fn parse_document(
                 }
             }
         }
+        // a repair that leaves the scanner where it stopped cured nothing
+        // (a lone CR ends a line for the scanner, not for the repairs): the
+        // scanner's error stands
+        let stop = (mark.line(), mark.col(), info.clone());
+        if last_stop.as_ref() == Some(&stop) {
+            plan.reindent.clear();
+        }
+        last_stop = Some(stop);
         if plan.reindent.is_empty() {
             let pos = match plan.blame {
                 Some((line, col)) => original_at(line, col, line_offset, &shift),
@@ -956,6 +1004,43 @@ fn number(t: &str) -> Option<Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The scanner reports an unclosed collection at the end of the text on
+    /// the line after it, which does not exist when the text has no final
+    /// newline: the error is put at the end of the last line instead.
+    #[test]
+    fn an_error_at_the_end_of_the_text_is_inside_it() {
+        for (text, line, column) in [
+            ("a: [1", 1, 6),
+            ("kind: Pod\nspec: {a: [1, {b: 2}", 2, 21),
+            ("---\nkind: Pod\n---\nx: {y: 1", 4, 9),
+            ("kind: Pod\r\nspec:\r  x: [1", 3, 8),
+        ] {
+            let docs = load(text);
+            let err = docs.last().unwrap().value.as_ref().unwrap_err();
+            assert_eq!((err.line, err.column), (line, column), "{text:?}: {err}");
+        }
+        // a node at the very end, as an empty scalar after a tag
+        let docs = load("!");
+        assert_eq!(docs[0].position(""), Pos { line: 1, column: 2 });
+        // with the final newline, the line after it is there to point at
+        let docs = load("a: [1\n");
+        let err = docs[0].value.as_ref().unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+    }
+
+    /// A lone CR is a line break to the scanner but not to the repairs,
+    /// which count lines at `\n`: the repair then reindented a line the
+    /// scanner never complained of, again and again until its budget was
+    /// spent (seconds on a few hundred bytes). A repair that leaves the
+    /// scanner where it stopped gives up with the scanner's own error.
+    #[test]
+    fn a_repair_that_cures_nothing_is_not_repeated() {
+        let text = "spec:\n  containers:\n    - name: a\n      args: [\r-x, y]\n";
+        let docs = load(text);
+        let err = docs[0].value.as_ref().unwrap_err();
+        assert!(!err.message.contains("too many lines"), "{err}");
+    }
 
     #[test]
     fn documents_values_and_lines() {

@@ -548,6 +548,38 @@ fn malformed_inventory_is_an_error_naming_where() {
     assert!(r.get("error").is_none(), "{r}");
 }
 
+/// An array or a scalar where an object belongs on the way to a typed
+/// field (a Deployment's `template`) is a malformed object, not a missing
+/// field: read as absent, the rules judged an empty pod spec and pointed
+/// their findings through the array.
+#[test]
+fn a_container_of_the_wrong_type_on_a_typed_path_is_an_invalid_object() {
+    let deployment = |template: Value| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "shop"},
+               "spec": {"selector": {"matchLabels": {"app": "d"}}, "template": template}})
+    };
+    for (template, found) in [
+        (json!(["203.0.113.7"]), "an array"),
+        (json!("pod"), "a string"),
+    ] {
+        let r = run(deployment(template));
+        assert_eq!(r["error"]["code"], "invalid-object", "{r}");
+        assert_eq!(r["error"]["path"], "/spec/template", "{r}");
+        assert!(
+            r["error"]["message"].as_str().unwrap().contains(found),
+            "{r}"
+        );
+    }
+    let cron = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c", "namespace": "shop"},
+                      "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": 7}}});
+    assert_eq!(run(cron)["error"]["path"], "/spec/jobTemplate/spec");
+    // absent and null stay absent
+    for template in [Value::Null, json!({})] {
+        let r = run(deployment(template));
+        assert!(r.get("error").is_none(), "{r}");
+    }
+}
+
 /// A Role has no aggregationRule: the API server drops or refuses it, and
 /// read as aggregation it would hide the Role's rules from every check.
 #[test]

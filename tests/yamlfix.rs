@@ -3,10 +3,10 @@
 //! already done by another finding's fix), keep every other document as it
 //! was, and leave a text on which the fixed finding is gone.
 
+use portcullis::cases::unfixed;
 use portcullis::yamlcheck::check_text;
 use portcullis::yamlfix::apply_fixes;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -22,20 +22,6 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
-}
-
-/// How many findings each rule has on each object.
-fn counts(findings: &[Value]) -> HashMap<(String, String), usize> {
-    let mut out = HashMap::new();
-    for f in findings {
-        *out.entry((f["rule"].to_string(), f["object"].to_string()))
-            .or_insert(0) += 1;
-    }
-    out
-}
-
-fn findings(report: &Value) -> Vec<Value> {
-    report["findings"].as_array().cloned().unwrap_or_default()
 }
 
 #[test]
@@ -93,22 +79,13 @@ fn every_suggested_fix_is_written_into_the_text() {
         };
         let after = after.to_value();
         // every written fix takes its finding away
-        let before = counts(&findings(&report));
-        let remaining = counts(&findings(&after));
         let written: Vec<Value> = out
             .applied
             .iter()
             .filter_map(|i| with_fix.get(*i).cloned())
             .collect();
-        for (key, n) in counts(&written) {
-            let left = remaining.get(&key).copied().unwrap_or(0);
-            if left + n > before.get(&key).copied().unwrap_or(0) {
-                problems.push(format!(
-                    "{}: {} is still reported after its fix",
-                    file.display(),
-                    key.0
-                ));
-            }
+        for problem in unfixed(&report, &after, &written) {
+            problems.push(format!("{}: {problem}", file.display()));
         }
         if after["summary"]["errors"] != report["summary"]["errors"] {
             problems.push(format!(
