@@ -258,13 +258,7 @@ impl<'a> Context<'a> {
         kind: &str,
         namespace: &str,
     ) -> impl Iterator<Item = &'s Object<'a>> + 's {
-        self.index
-            .in_kind(group, kind, namespace)
-            .iter()
-            .filter_map(move |at| {
-                let o = self.index.known.get(*at).copied()?;
-                (!self.is_itself(*at, o, of)).then_some(o)
-            })
+        self.positions(self.index.in_kind(group, kind, namespace), of)
     }
 
     /// Whether the known object at `at` is `of` itself or an inventory copy
