@@ -1082,6 +1082,27 @@ pub fn split_inventory(data: &Value) -> (Value, Option<Value>) {
     }
 }
 
+/// Every file under `dir` (recursively, in path order) whose extension is
+/// one of `extensions`, appended to `out`: the case files, examples and
+/// profiles the tests and the fuzz seeds read. An unreadable folder adds none.
+pub fn files_under(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            files_under(&p, extensions, out);
+        } else if p
+            .extension()
+            .is_some_and(|e| extensions.iter().any(|x| e == *x))
+        {
+            out.push(p);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // tests fail loudly by design

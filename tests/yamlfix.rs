@@ -9,19 +9,9 @@ use portcullis::yamlfix::apply_fixes;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+/// The files this reads: YAML (and JSON) under a folder.
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            yaml_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            out.push(p);
-        }
-    }
+    portcullis::cases::files_under(dir, &["yaml", "yml"], out);
 }
 
 #[test]

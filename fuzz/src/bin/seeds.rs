@@ -23,22 +23,9 @@ fn joined(parts: &[&[u8]]) -> Vec<u8> {
     parts.join(&0u8)
 }
 
+/// The files this reads: YAML (and JSON) under a folder.
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            yaml_files(&p, out);
-        } else if p
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-        {
-            out.push(p);
-        }
-    }
+    portcullis::cases::files_under(dir, &["yaml", "yml", "json"], out);
 }
 
 /// The case as Gatekeeper hands it to the OPA module: input and data.
