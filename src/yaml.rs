@@ -89,10 +89,10 @@ pub fn load(text: &str) -> Vec<Document> {
         }
         let index = docs.len();
         let mut positions = HashMap::new();
-        let value = parse_document(chunk, start_line, &mut positions)
-            .map_err(|e| inside(chunk, start_line, e));
+        let end = TextEnd::of(chunk, start_line);
+        let value = parse_document(chunk, start_line, &mut positions).map_err(|e| end.error(e));
         for pos in positions.values_mut() {
-            *pos = pos_inside(chunk, start_line, *pos);
+            *pos = end.clamp(*pos);
         }
         let value = match value {
             Ok(Value::Null) if positions.len() <= 1 => continue,
@@ -109,38 +109,50 @@ pub fn load(text: &str) -> Vec<Document> {
     docs
 }
 
-/// The scanner puts an error at the end of the input on the line after it
-/// (it reads as if a newline followed): without a final newline that line
-/// does not exist, and the error belongs at the end of the last one.
+/// Where a document's text ends: its last line and the column just past
+/// that line's last character. Measured once per document (positions are
+/// many: re-counting the lines for each was quadratic in a large document).
 /// Lines end as YAML ends them: at `\n`, `\r\n` or a lone `\r`.
-fn inside(chunk: &str, start_line: usize, mut e: YamlError) -> YamlError {
-    let pos = pos_inside(
-        chunk,
-        start_line,
-        Pos {
-            line: e.line,
-            column: e.column,
-        },
-    );
-    (e.line, e.column) = (pos.line, pos.column);
-    e
+struct TextEnd {
+    line: usize,
+    column: usize,
 }
 
-/// A position past the end of the text (an error or an empty node at its
-/// end) moved to the end of its last line.
-fn pos_inside(chunk: &str, start_line: usize, pos: Pos) -> Pos {
-    let breaks = chunk.matches(['\n', '\r']).count() - chunk.matches("\r\n").count();
-    let last = start_line + breaks;
-    if pos.line <= last {
-        return pos;
+impl TextEnd {
+    fn of(chunk: &str, start_line: usize) -> TextEnd {
+        let breaks = chunk.matches(['\n', '\r']).count() - chunk.matches("\r\n").count();
+        TextEnd {
+            line: start_line + breaks,
+            column: chunk
+                .rsplit(['\n', '\r'])
+                .next()
+                .map_or(0, |l| l.chars().count())
+                + 1,
+        }
     }
-    Pos {
-        line: last,
-        column: chunk
-            .rsplit(['\n', '\r'])
-            .next()
-            .map_or(0, |l| l.chars().count())
-            + 1,
+
+    /// A position past the end of the text (an error or an empty node at
+    /// its end) moved to the end of its last line.
+    fn clamp(&self, pos: Pos) -> Pos {
+        if pos.line <= self.line {
+            return pos;
+        }
+        Pos {
+            line: self.line,
+            column: self.column,
+        }
+    }
+
+    /// The scanner puts an error at the end of the input on the line after
+    /// it (it reads as if a newline followed): without a final newline that
+    /// line does not exist, and the error belongs at the end of the last one.
+    fn error(&self, mut e: YamlError) -> YamlError {
+        let pos = self.clamp(Pos {
+            line: e.line,
+            column: e.column,
+        });
+        (e.line, e.column) = (pos.line, pos.column);
+        e
     }
 }
 
