@@ -277,6 +277,21 @@ pub fn write_tree(dir: &Path, n: usize, per_file: usize) -> std::io::Result<u64>
     Ok(total)
 }
 
+/// Writes one YAML document to `path`: a v1 List of `n` mixed objects, the
+/// largest single document a repository holds (a rendered chart, an export).
+/// Returns the bytes written.
+pub fn write_list_document(path: &Path, n: usize) -> std::io::Result<u64> {
+    let items: Vec<Value> = (0..n).map(mixed).collect();
+    let mut text = String::new();
+    yaml(
+        &json!({"apiVersion": "v1", "kind": "List", "items": items}),
+        0,
+        &mut text,
+    );
+    std::fs::write(path, &text)?;
+    Ok(text.len() as u64)
+}
+
 /// Block-style YAML; strings stay JSON-quoted, which YAML reads as double-quoted.
 fn yaml(v: &Value, indent: usize, out: &mut String) {
     let pad = " ".repeat(indent);
