@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::object::{type_name, Object};
 use serde_json::{Map, Value};
+use std::any::Any;
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
@@ -147,7 +148,13 @@ struct Index<'a> {
     routes_by_parent: OnceCell<HashMap<String, Vec<usize>>>,
     /// The groupings rules ask for by name ([`Context::grouped`]).
     groupings: RefCell<HashMap<&'static str, Rc<Grouping>>>,
+    /// What rules derived from one object, by name and the object's address
+    /// ([`Context::derived`]).
+    derived: RefCell<HashMap<DerivedKey, Rc<dyn Any>>>,
 }
+
+/// A rule's name for what it derives, and the address of the object.
+type DerivedKey = (&'static str, usize);
 
 /// Positions in [`Context::all`] grouped under keys a rule chose.
 pub type Grouping = HashMap<String, Vec<usize>>;
@@ -333,6 +340,32 @@ impl<'a> Context<'a> {
             .groupings
             .borrow_mut()
             .insert(name, Rc::clone(&built));
+        built
+    }
+
+    /// Something several rules derive from the object they check (the
+    /// kube-apiserver flags six rules read): `build` runs on the first call
+    /// for `name` and this object, and its answer is shared with the later
+    /// calls of the same evaluation. Objects are told apart by their
+    /// address, which every object keeps for the whole evaluation.
+    pub fn derived<T: 'static>(
+        &self,
+        name: &'static str,
+        of: &Object<'_>,
+        build: impl FnOnce() -> T,
+    ) -> Rc<T> {
+        let key = (name, std::ptr::from_ref(of.raw) as usize);
+        let cached = self.index.derived.borrow().get(&key).cloned();
+        if let Some(done) = cached.and_then(|d| d.downcast::<T>().ok()) {
+            return done;
+        }
+        let built = Rc::new(build());
+        // a name asked for with another type is built each time, not mixed up
+        self.index
+            .derived
+            .borrow_mut()
+            .entry(key)
+            .or_insert_with(|| Rc::clone(&built) as Rc<dyn Any>);
         built
     }
 
@@ -800,6 +833,33 @@ mod tests {
 
     use super::*;
     use serde_json::json;
+
+    /// What a rule derives from an object is built once per object and
+    /// shared; two objects equal in content are still two objects, and a
+    /// name asked for with another type is built again, never mixed up.
+    #[test]
+    fn derived_values_are_built_once_per_object() {
+        let a = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
+        let b = a.clone();
+        let objects = [Object::parse(&a, 0).unwrap(), Object::parse(&b, 1).unwrap()];
+        let listed = Listed::default();
+        let cx = Context::new(&objects, &[], (1, 35), false, &listed);
+        let builds = std::cell::Cell::new(0);
+        let build = |o: &Object<'_>| {
+            builds.set(builds.get() + 1);
+            o.index
+        };
+        let first = cx.derived("n", &objects[0], || build(&objects[0]));
+        let again = cx.derived("n", &objects[0], || build(&objects[0]));
+        assert!(Rc::ptr_eq(&first, &again));
+        assert_eq!(builds.get(), 1);
+        let other = cx.derived("n", &objects[1], || build(&objects[1]));
+        assert_eq!((*first, *other, builds.get()), (0, 1, 2));
+        let typed = cx.derived("n", &objects[0], || "another type");
+        assert_eq!(*typed, "another type");
+        assert_eq!(*cx.derived("n", &objects[0], || build(&objects[0])), 0);
+        assert_eq!(builds.get(), 2);
+    }
 
     /// The index answers what a scan of the bundle and the inventory
     /// answers: bundle objects first, inventory copies of bundle objects

@@ -44,8 +44,8 @@ static META: RuleMeta = RuleMeta {
 plain_rule!(ApiServerAnonymousAuth, META);
 
 impl Check for ApiServerAnonymousAuth {
-    fn check(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Hit>) {
-        for flags in ApiServerFlags::read(obj) {
+    fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
+        for flags in ApiServerFlags::of(obj, cx).iter() {
             let fix = flags.spelling("anonymous-auth", "false");
             let message = match flags.get("anonymous-auth") {
                 Some(s) if go_parse_bool(s.value) == Some(false) => continue,

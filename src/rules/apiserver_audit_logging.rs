@@ -37,8 +37,8 @@ static META: RuleMeta = RuleMeta {
 plain_rule!(ApiServerAuditLogging, META);
 
 impl Check for ApiServerAuditLogging {
-    fn check(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Hit>) {
-        for flags in ApiServerFlags::read(obj) {
+    fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
+        for flags in ApiServerFlags::of(obj, cx).iter() {
             if !flags.has("audit-log-path") && !flags.has("audit-webhook-config-file") {
                 out.push(Hit::new(
                     flags.path("audit-log-path"),

@@ -39,8 +39,8 @@ static META: RuleMeta = RuleMeta {
 plain_rule!(ApiServerAuthorization, META);
 
 impl Check for ApiServerAuthorization {
-    fn check(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Hit>) {
-        for flags in ApiServerFlags::read(obj) {
+    fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
+        for flags in ApiServerFlags::of(obj, cx).iter() {
             if flags.has("authorization-config") {
                 continue;
             }

@@ -46,8 +46,8 @@ const PROVIDERS: &[&str] = &[
 ];
 
 impl Check for ApiServerExternalAuthentication {
-    fn check(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Hit>) {
-        for flags in ApiServerFlags::read(obj) {
+    fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
+        for flags in ApiServerFlags::of(obj, cx).iter() {
             if PROVIDERS.iter().any(|p| flags.has(p)) {
                 continue;
             }

@@ -4,8 +4,10 @@
 //! of where it is set, or of where it would go.
 
 use crate::object::{escape_pointer, Container, Object};
+use crate::review::Context;
 use crate::rules::common::with_workload_kinds;
 use serde_json::Value;
+use std::rc::Rc;
 
 /// Kinds the control-plane rules read, for their declarations: every kind
 /// with a pod spec (static Pods, and self-hosted control planes run as
@@ -126,6 +128,13 @@ impl ApiServerFlags {
                 })
             })
             .collect()
+    }
+
+    /// [`ApiServerFlags::read`] once per object and evaluation: the
+    /// control-plane rules share one reading (a kube-apiserver with 130,000
+    /// arguments was read six times over).
+    pub fn of(obj: &Object<'_>, cx: &Context<'_>) -> Rc<Vec<ApiServerFlags>> {
+        cx.derived("apiserver-flags", obj, || ApiServerFlags::read(obj))
     }
 
     /// The flag's effective value: the last time it is written (later

@@ -66,8 +66,8 @@ const REQUIRED: &[(&str, &str)] = &[
 const WEAK_TLS: &[&str] = &["VersionTLS10", "VersionTLS11"];
 
 impl Check for ApiServerTls {
-    fn check(&self, obj: &Object<'_>, _cx: &Context<'_>, out: &mut Vec<Hit>) {
-        for flags in ApiServerFlags::read(obj) {
+    fn check(&self, obj: &Object<'_>, cx: &Context<'_>, out: &mut Vec<Hit>) {
+        for flags in ApiServerFlags::of(obj, cx).iter() {
             for (flag, meaning) in REQUIRED {
                 if !flags.has(flag) {
                     out.push(Hit::new(

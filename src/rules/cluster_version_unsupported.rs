@@ -98,7 +98,7 @@ impl Check for ClusterVersionUnsupported {
             }
             return;
         }
-        for flags in ApiServerFlags::read(obj) {
+        for flags in ApiServerFlags::of(obj, cx).iter() {
             let Some(container) = flags.container.as_deref() else {
                 continue;
             };
