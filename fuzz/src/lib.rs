@@ -52,8 +52,6 @@ pub fn check_evaluate(data: &[u8]) {
     }
 }
 
-/// Equal JSON, numbers compared as the same f64 (serde_json reads floats
-/// back to within one unit in the last place).
 /// How far apart, in units in the last place, two readings of one number
 /// may be. serde_json's default float reading is best-effort, not correctly
 /// rounded: it reads `9.222322423322433e+48` (the shortest text of a value it
@@ -62,6 +60,7 @@ pub fn check_evaluate(data: &[u8]) {
 /// reads a float; so a dumped float reads back within this bound.
 const FLOAT_ULPS: f64 = 4.0;
 
+/// Equal JSON, numbers compared as the same f64 to within `FLOAT_ULPS`.
 pub fn same_json(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {

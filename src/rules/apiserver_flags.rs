@@ -109,8 +109,9 @@ enum Insert {
 
 impl ApiServerFlags {
     /// Every kube-apiserver configured by the object: one per container
-    /// running it, or the ClusterConfiguration's.
-    pub fn read(obj: &Object<'_>) -> Vec<ApiServerFlags> {
+    /// running it, or the ClusterConfiguration's. Rules take the shared
+    /// reading, [`ApiServerFlags::of`].
+    fn read(obj: &Object<'_>) -> Vec<ApiServerFlags> {
         if obj.group() == "kubeadm.k8s.io" && obj.kind == "ClusterConfiguration" {
             return vec![read_kubeadm(obj)];
         }
@@ -130,9 +131,9 @@ impl ApiServerFlags {
             .collect()
     }
 
-    /// [`ApiServerFlags::read`] once per object and evaluation: the
-    /// control-plane rules share one reading (a kube-apiserver with 130,000
-    /// arguments was read six times over).
+    /// Every kube-apiserver configured by the object, read once per object
+    /// and evaluation: the control-plane rules share one reading (a
+    /// kube-apiserver with 130,000 arguments was read six times over).
     pub fn of(obj: &Object<'_>, cx: &Context<'_>) -> Rc<Vec<ApiServerFlags>> {
         cx.derived("apiserver-flags", obj, || ApiServerFlags::read(obj))
     }
